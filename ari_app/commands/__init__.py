@@ -1,0 +1,1 @@
+"""One module per `kayako-voice` subcommand; each exposes `run(args) -> int`."""

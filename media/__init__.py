@@ -1,0 +1,1 @@
+"""Audio: RTP, codecs, resampling, pacing, turn-taking, speech-to-text and text-to-speech."""
