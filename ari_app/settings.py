@@ -115,6 +115,8 @@ class NluSettings:
 class StorageSettings:
     database: str = "var/kayako-voice.db"
     articles: str = str(SHARED_DEV_DATA / "kb_articles.json")
+    # the KB index (SQLite: FTS5 + vectors + spoken answers) that `kb import` / `kb sync` fill
+    kb_index: str = "var/kb-index.db"
     retention_days: int = 90
     encryption_key: str = ""
 

@@ -1,0 +1,931 @@
+"""`Dialogue`: one call's conversation as a pure state machine. Events in, actions out.
+
+No I/O, no sleeping, no clock: every event carries `at` (seconds since the call started).
+The knowledge base is reached through the small `KnowledgeBase` protocol (decide, spoken
+answer, follow-up), so the same dialogue runs in the terminal (`chat`), in text evaluation,
+and in a live call.
+
+Flows (the product brief): greeting; KB answer -> "Does that solve your issue?" -> anything
+else -> email -> goodbye (case resolved); follow-up questions answered from the same article;
+clarification between two close articles; escalation on no answer, "that didn't help", a
+request for a person, anger, a legal threat, DTMF 0 or an engine error -> name, email (and
+phone when the caller id is withheld) -> transfer or goodbye (case escalated); small talk;
+silence re-prompted twice then closed; topic changes; and exactly one case per call.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nlu import intents
+from nlu.case import CaseDraft, Topic, TranscriptTurn
+from nlu.case_composer import compose_case
+from nlu.events import (
+    AgentFinishedSpeaking,
+    BargeIn,
+    CallerHungUp,
+    CallerSaid,
+    CallStarted,
+    DialogueAction,
+    DialogueEvent,
+    DtmfDigit,
+    EngineError,
+    FileCase,
+    HangUp,
+    Say,
+    SilenceTimeout,
+    Transfer,
+    TransferFailed,
+)
+from nlu.prompts import prompt
+from nlu.spoken_email import apply_email_correction, parse_spoken_email, spell_for_readback
+from nlu.spoken_name import extract_name, find_introduced_name
+from nlu.spoken_phone import parse_spoken_phone, speak_phone
+
+MAX_SILENT_REPROMPTS = 2
+MAX_NAME_ASKS = 4
+MAX_EMAIL_ASKS = 3
+MAX_EMAIL_CONFIRM_FAILS = 2
+MAX_TEXT_CHARS = 2000  # longer caller text is cut: STT of a 30 s turn is ~500 characters
+
+
+class HitLike(Protocol):
+    article_id: int
+    title: str
+
+
+class RetrievalLike(Protocol):
+    decision: str
+    best: HitLike | None
+    alternatives: tuple[HitLike, ...]
+    confidence: float
+    clarify_question: str
+
+
+class SpokenLike(Protocol):
+    article_id: int
+    short: str
+    steps: tuple[str, ...]
+    rest: str
+
+
+class ArticleLike(Protocol):
+    id: int
+    title: str
+    category: str
+    tags: tuple[str, ...]
+
+
+class KnowledgeBase(Protocol):
+    """What the dialogue needs from the KB index (nlu.kb_index.KbIndex implements it)."""
+
+    def decide(self, text: str) -> RetrievalLike: ...
+    def spoken(self, article_id: int) -> SpokenLike | None: ...
+    def article(self, article_id: int) -> ArticleLike | None: ...
+    def answer_followup(self, article_id: int, question: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class DialogueConfig:
+    company: str = "Northwind Desk"
+    agent_extension: str = ""  # empty: escalations end the call after the details are captured
+    call_id: str = ""
+
+
+@dataclass
+class _TopicState:
+    question: str
+    article_id: int | None = None
+    article_title: str = ""
+    outcome: str = "open"
+    related_category: str = ""  # category of the nearest article when nothing answered
+    said_facts: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CallerDetails:
+    name: str = ""
+    email: str = ""
+    email_confirmed: bool = False
+    email_uncertain: bool = False
+    phone: str = ""
+    phone_confirmed: bool = False
+    known_name: str = ""
+    known_email: str = ""
+
+
+class Dialogue:
+    """One call's conversation. Feed events with `on(event)`; it returns the actions to take."""
+
+    def __init__(self, kb: KnowledgeBase, config: DialogueConfig | None = None) -> None:
+        self.kb = kb
+        self.config = config or DialogueConfig()
+        self.state = "new"
+        self.details = CallerDetails()
+        self.topics: list[_TopicState] = []
+        self.transcript: list[TranscriptTurn] = []
+        self.escalation_reason = ""
+        self.escalated = False
+        self.angry = False
+        self.legal = False
+        self.urgent = False
+        self.case_filed = False
+        self.ended = False
+        self.started_at = 0.0
+        self.last_at = 0.0
+        self.patience_s = 8.0  # the voice layer's silence timeout; longer after "hold on"
+        self._silences = 0
+        self._name_asks = 0
+        self._email_asks = 0
+        self._email_fails = 0
+        self._phone_asks = 0
+        self._after_details = "anything_else"
+        self._clarify: tuple[HitLike, ...] = ()
+        self._clarify_question_text = ""
+        self._last_agent_text = ""
+        self._email_purpose = "escalation"
+
+    # ------------------------------------------------------------------ public
+    @property
+    def company(self) -> str:
+        return self.config.company
+
+    def on(self, event: DialogueEvent) -> list[DialogueAction]:
+        """Handle one event; never raises for any caller input."""
+        if self.ended:
+            return []
+        self.last_at = max(self.last_at, event.at)
+        if isinstance(event, CallStarted):
+            return self._on_start(event)
+        if isinstance(event, CallerSaid):
+            self._silences = 0
+            self.patience_s = 8.0
+            text = (event.text or "").strip()[:MAX_TEXT_CHARS]
+            text = re.sub(r"\[(?:inaudible|noise|silence|crosstalk)\]", " ", text, flags=re.I).strip()
+            if text:
+                self._record(event.at, "caller", text)
+            return self._on_said(event.at, text, event.confidence)
+        if isinstance(event, SilenceTimeout):
+            return self._on_silence(event.at)
+        if isinstance(event, DtmfDigit):
+            self._record(event.at, "caller", f"[pressed {event.digit}]")
+            if event.digit == "0":
+                return self._escalate(event.at, "person", "caller pressed 0")
+            return []
+        if isinstance(event, BargeIn):
+            if event.unsaid:
+                self._record(event.at, "agent", f"[interrupted before: {event.unsaid[:200]}]")
+            return []
+        if isinstance(event, AgentFinishedSpeaking):
+            return []
+        if isinstance(event, EngineError):
+            return self._on_engine_error(event)
+        if isinstance(event, CallerHungUp):
+            return self._finish(event.at, hang_up=False)
+        if isinstance(event, TransferFailed):
+            self._record(event.at, "agent", f"[transfer failed: {event.reason}]")
+            return [self._say(event.at, "transfer_failed"), HangUp("transfer-failed")] + self._end()
+        return []
+
+    def current_case(self, at: float | None = None) -> CaseDraft:
+        """The case as it stands now (stored turn by turn; filed at the end)."""
+        return compose_case(self, self.last_at if at is None else at)
+
+    # ------------------------------------------------------------------ helpers
+    def _record(self, at: float, speaker: str, text: str) -> None:
+        self.transcript.append(TranscriptTurn(at=round(at - self.started_at, 2), speaker=speaker, text=text))
+
+    def _say(self, at: float, prompt_id: str) -> Say:
+        text = prompt(prompt_id, self.company)
+        self._record(at, "agent", text)
+        self._last_agent_text = text
+        return Say(text=text, prompt_id=prompt_id)
+
+    def _say_text(self, at: float, text: str, article_id: int | None = None) -> Say:
+        self._record(at, "agent", text)
+        self._last_agent_text = text
+        return Say(text=text, article_id=article_id)
+
+    @property
+    def topic(self) -> _TopicState | None:
+        return self.topics[-1] if self.topics else None
+
+    # ------------------------------------------------------------------ events
+    def _on_start(self, ev: CallStarted) -> list[DialogueAction]:
+        self.started_at = ev.at
+        self.details.phone = ev.caller_number or ""
+        self.details.phone_confirmed = False
+        self.details.known_name = ev.known_name or ""
+        self.details.known_email = ev.known_email or ""
+        self.state = "question"
+        return [self._say(ev.at, "greeting")]
+
+    def _on_said(self, at: float, text: str, confidence: float) -> list[DialogueAction]:
+        if self.state == "new":
+            self._on_start(CallStarted(at=at))
+        if not self.details.name:
+            introduced = find_introduced_name(text)
+            if introduced:
+                self.details.name = introduced
+        if intents.is_angry(text):
+            self.angry = True
+        if intents.wants_escalation(text) is not None and intents.wants_escalation(text).reason == "legal":  # type: ignore[union-attr]
+            self.legal = True
+        if _sounds_urgent(text):
+            self.urgent = True
+
+        if not text or intents.is_gibberish(text):
+            if self.state in ("question", "anything_else"):
+                return [self._say(at, "not_caught_question")]
+            return [self._say(at, "not_caught")]
+
+        handler = {
+            "question": self._in_question,
+            "clarify": self._in_clarify,
+            "answered": self._in_answered,
+            "anything_else": self._in_anything_else,
+            "name": self._in_name,
+            "email": self._in_email,
+            "confirm_email": self._in_confirm_email,
+            "phone": self._in_phone,
+            "confirm_phone": self._in_confirm_phone,
+            "confirm_known": self._in_confirm_known,
+        }.get(self.state)
+        if handler is None:
+            return []
+        return handler(at, text)
+
+    def _on_silence(self, at: float) -> list[DialogueAction]:
+        self._silences += 1
+        self._record(at, "caller", "[silence]")
+        if self._silences > MAX_SILENT_REPROMPTS:
+            actions: list[DialogueAction] = [self._say(at, "silence_close")]
+            return actions + self._finish(at, hang_up=True, reason="silence")
+        if self.state in ("question",):
+            return [self._say(at, "silence_question")]
+        if self._last_agent_text:
+            return [self._say_text(at, f"Are you still there? {self._last_question()}")]
+        return [self._say(at, "silence_1")]
+
+    def _last_question(self) -> str:
+        parts = re.split(r"(?<=[.!])\s+", self._last_agent_text.replace("Are you still there? ", ""))
+        questions = [p for p in parts if p.endswith("?")]
+        return questions[-1] if questions else "How can I help you?"
+
+    def _on_engine_error(self, ev: EngineError) -> list[DialogueAction]:
+        self._record(ev.at, "agent", f"[{ev.what} engine error: {ev.detail[:200]}]")
+        self.escalated = True
+        self.escalation_reason = self.escalation_reason or f"speech engine failure ({ev.what})"
+        if self.topic is None:
+            self.topics.append(_TopicState(question="(call interrupted by a speech engine failure)"))
+        if self.topic and self.topic.outcome == "open":
+            self.topic.outcome = "escalated"
+        actions: list[DialogueAction] = [self._say(ev.at, "engine_error")]
+        if self.config.agent_extension:
+            actions.append(self._say(ev.at, "transfer"))
+            return actions + self._file_and_transfer(ev.at)
+        actions.append(self._say(ev.at, "engine_error_close"))
+        return actions + self._finish(ev.at, hang_up=True, reason="engine-error")
+
+    # ------------------------------------------------------------------ states
+    def _in_question(self, at: float, text: str) -> list[DialogueAction]:
+        esc = intents.wants_escalation(text)
+        if esc is not None and not self._has_kb_question(text, esc.reason):
+            self._new_topic(text)
+            return self._escalate(at, esc.reason, _escalation_words(esc.reason))
+        talk = intents.smalltalk(text)
+        if talk is not None:
+            return self._smalltalk(at, talk, opening=True)
+        if intents.nothing_else(text) and self.topics:
+            return self._wrap_up(at)
+        return self._answer_new_question(at, text, escalation=esc)
+
+    def _has_kb_question(self, text: str, reason: str) -> bool:
+        """A request for a person that also asks a clear KB question is answered first? No:
+        a caller who asks for a person gets one. Only mild phrasings ("open a ticket") with a
+        strong KB answer are answered, so the caller is not escalated for a solved question."""
+        return False
+
+    def _answer_new_question(
+        self, at: float, text: str, escalation: intents.Escalation | None = None
+    ) -> list[DialogueAction]:
+        result = self.kb.decide(text)
+        topic = self._new_topic(text)
+        if result.best is not None:
+            art = self.kb.article(result.best.article_id)
+            topic.related_category = art.category if art else ""
+        if escalation is not None:
+            return self._escalate(at, escalation.reason, _escalation_words(escalation.reason))
+        if result.decision == "answer" and result.best is not None:
+            return self._answer_with(at, topic, result.best.article_id)
+        if result.decision == "clarify" and len(result.alternatives) >= 2:
+            self._clarify = tuple(result.alternatives[:3])
+            question = result.clarify_question or self._clarify_text(self._clarify)
+            self._clarify_question_text = question
+            self.state = "clarify"
+            return [self._say_text(at, question)]
+        topic.outcome = "unanswered"
+        return self._escalate(at, "no-answer", "the knowledge base has no answer")
+
+    def _clarify_text(self, hits: tuple[HitLike, ...]) -> str:
+        titles = [h.title.rstrip(".") for h in hits[:2]]
+        return f"Just to be sure I give you the right answer: is this about {titles[0].lower()}, or {titles[1].lower()}?"
+
+    def _new_topic(self, text: str) -> _TopicState:
+        topic = _TopicState(question=text)
+        self.topics.append(topic)
+        return topic
+
+    def _answer_with(self, at: float, topic: _TopicState, article_id: int) -> list[DialogueAction]:
+        art = self.kb.article(article_id)
+        spoken = self.kb.spoken(article_id)
+        topic.article_id = article_id
+        topic.article_title = art.title if art else ""
+        topic.related_category = art.category if art else topic.related_category
+        self.state = "answered"
+        if spoken is None or not spoken.short:
+            topic.outcome = "unanswered"
+            return self._escalate(at, "no-answer", "the article has no spoken answer")
+        topic.said_facts.add(_norm_fact(spoken.short))
+        return [self._say_text(at, spoken.short, article_id=article_id), self._say(at, "did_that_solve")]
+
+    def _in_clarify(self, at: float, text: str) -> list[DialogueAction]:
+        esc = intents.wants_escalation(text)
+        if esc is not None:
+            return self._escalate(at, esc.reason, _escalation_words(esc.reason))
+        choice = self._pick_clarified(text)
+        topic = self.topic or self._new_topic(text)
+        if choice is not None:
+            topic.question = f"{topic.question} / {text}"
+            return self._answer_with(at, topic, choice)
+        if intents.sounds_not_helped(text) or intents.yes_no(text) == "no":
+            topic.outcome = "unanswered"
+            return self._escalate(at, "no-answer", "neither suggested article fits")
+        if self._clarify_question_text.startswith("Sorry"):
+            topic.outcome = "unanswered"
+            return self._escalate(at, "no-answer", "could not tell which article the caller meant")
+        self._clarify_question_text = f"Sorry, which one did you mean? {self._clarify_question_text}"
+        return [self._say_text(at, self._clarify_question_text)]
+
+    def _pick_clarified(self, text: str) -> int | None:
+        ws = set(intents.words(text))
+        if not self._clarify:
+            return None
+        ordinals = {
+            "first": 0,
+            "former": 0,
+            "one": 0,
+            "second": 1,
+            "latter": 1,
+            "other": 1,
+            "last": len(self._clarify) - 1,
+        }
+        for w, idx in ordinals.items():
+            if w in ws and w != "one" and idx < len(self._clarify):
+                return self._clarify[idx].article_id
+        scores: list[tuple[float, int]] = []
+        for hit in self._clarify:
+            art = self.kb.article(hit.article_id)
+            vocab = set(intents.words(hit.title))
+            if art is not None:
+                vocab |= set(intents.words(" ".join(art.tags)))
+            own = set(intents.words(hit.title)) - _distinct_vocab(self._clarify, hit, self.kb)
+            common = {
+                "the",
+                "a",
+                "an",
+                "your",
+                "my",
+                "to",
+                "of",
+                "or",
+                "and",
+                "in",
+                "on",
+                "for",
+                "it",
+                "is",
+                "i",
+            }
+            overlap = len((ws & vocab) - common) + 2 * len((ws & own) - common)
+            scores.append((overlap, hit.article_id))
+        scores.sort(reverse=True)
+        if scores and scores[0][0] > 0 and (len(scores) == 1 or scores[0][0] > scores[1][0]):
+            return scores[0][1]
+        # let the index decide with the original question plus the answer
+        topic = self.topic
+        joined = f"{topic.question if topic else ''} {text}"
+        result = self.kb.decide(joined)
+        ids = {h.article_id for h in self._clarify}
+        if result.best is not None and result.best.article_id in ids and result.decision != "escalate":
+            own_words = ws - {"the", "a", "an", "my", "your", "it", "is", "yes", "yeah", "no", "um", "uh"}
+            if own_words:
+                return result.best.article_id
+        if intents.yes_no(text) == "yes" and len(ws) <= 3:
+            return self._clarify[0].article_id
+        return None
+
+    def _in_answered(self, at: float, text: str) -> list[DialogueAction]:
+        topic = self.topic
+        assert topic is not None and topic.article_id is not None
+        esc = intents.wants_escalation(text)
+        if esc is not None:
+            return self._escalate(at, esc.reason, _escalation_words(esc.reason))
+        if intents.sounds_not_helped(text):
+            topic.outcome = "escalated"
+            return self._escalate(at, "not-helped", "the caller said the answer did not help")
+        question = intents.looks_like_question(text)
+        solved = intents.sounds_solved(text)
+        if solved and not question:
+            topic.outcome = "resolved"
+            if intents.nothing_else(text):
+                return self._wrap_up(at)
+            self.state = "anything_else"
+            return [self._say(at, "great_anything_else")]
+        if intents.wants_repeat(text):
+            spoken = self.kb.spoken(topic.article_id)
+            body = " ".join(spoken.steps) if spoken and spoken.steps else (spoken.short if spoken else "")
+            return [self._say_text(at, body, article_id=topic.article_id), self._say(at, "did_that_solve")]
+        if intents.wants_more(text) and not question:
+            spoken = self.kb.spoken(topic.article_id)
+            more = (spoken.rest or " ".join(spoken.steps)) if spoken else ""
+            if more and _norm_fact(more) not in topic.said_facts:
+                topic.said_facts.add(_norm_fact(more))
+                return [
+                    self._say_text(at, more, article_id=topic.article_id),
+                    self._say(at, "did_that_solve"),
+                ]
+        if intents.wants_hold(text) and not question:
+            self.patience_s = 30.0
+            return [self._say(at, "hold_ok")]
+        talk = intents.smalltalk(text)
+        if talk is not None and not question:
+            return self._smalltalk(at, talk, opening=False)
+        yn = intents.yes_no(text)
+        short = len(intents.words(text)) <= 4
+        if yn == "yes" and short and not question:
+            topic.outcome = "resolved"
+            self.state = "anything_else"
+            return [self._say(at, "great_anything_else")]
+        if yn == "no" and short and not question:
+            topic.outcome = "escalated"
+            return self._escalate(at, "not-helped", "the caller said the answer did not solve the issue")
+
+        # a follow-up about the same article, or a new question
+        followup = self.kb.answer_followup(topic.article_id, text)
+        fresh = followup is not None and _norm_fact(followup) not in topic.said_facts
+        if question or intents.topic_change_marker(text):
+            result = self.kb.decide(text)
+            other = (
+                result.decision == "answer"
+                and result.best is not None
+                and result.best.article_id != topic.article_id
+            )
+            if other and (not fresh or intents.topic_change_marker(text)):
+                if topic.outcome == "open":
+                    topic.outcome = "abandoned" if intents.topic_change_marker(text) else "answered"
+                assert result.best is not None
+                new = self._new_topic(text)
+                return self._answer_with(at, new, result.best.article_id)
+            if fresh:
+                assert followup is not None
+                topic.said_facts.add(_norm_fact(followup))
+                return [self._say_text(at, followup, article_id=topic.article_id)]
+            if question:
+                # the KB does not cover this follow-up: pass it on, keeping the article tried
+                topic.outcome = "escalated"
+                return self._escalate(
+                    at, "no-answer", "a follow-up question the knowledge base does not answer"
+                )
+        if fresh:
+            assert followup is not None
+            topic.said_facts.add(_norm_fact(followup))
+            return [self._say_text(at, followup, article_id=topic.article_id)]
+        if solved:
+            topic.outcome = "resolved"
+            self.state = "anything_else"
+            return [self._say(at, "great_anything_else")]
+        if yn == "yes":
+            return [self._say(at, "ack_progress")]
+        return [self._say(at, "ack_progress")]
+
+    def _in_anything_else(self, at: float, text: str) -> list[DialogueAction]:
+        esc = intents.wants_escalation(text)
+        if esc is not None and not self.escalated:
+            self._new_topic(text)
+            return self._escalate(at, esc.reason, _escalation_words(esc.reason))
+        if intents.nothing_else(text):
+            return self._wrap_up(at)
+        talk = intents.smalltalk(text)
+        if talk is not None:
+            if talk.kind in ("thanks", "goodbye"):
+                return self._wrap_up(at)
+            return self._smalltalk(at, talk, opening=False)
+        yn = intents.yes_no(text)
+        if yn == "no":
+            return self._wrap_up(at)
+        if yn == "yes" and len(intents.words(text)) <= 3:
+            self.state = "question"
+            return [self._say(at, "what_else")]
+        if esc is not None:  # already escalated once: the team has it
+            return [self._say(at, "noted_for_team"), self._say(at, "anything_else")]
+        return self._answer_new_question(at, text)
+
+    def _smalltalk(self, at: float, talk: intents.SmallTalk, opening: bool) -> list[DialogueAction]:
+        if talk.kind == "hold":
+            self.patience_s = 30.0
+            return [self._say(at, "hold_ok")]
+        if talk.kind == "hearing_check":
+            return [self._say(at, "hearing_yes" if opening else "hearing_yes_midcall")]
+        if talk.kind == "how_are_you":
+            return [self._say(at, "how_are_you")]
+        if talk.kind in ("thanks", "goodbye"):
+            if opening and not self.topics:
+                return [self._say(at, "you_are_welcome"), self._say(at, "anything_else")]
+            return self._wrap_up(at)
+        if talk.kind == "greeting":
+            return [self._say(at, "greeting_back" if opening else "hearing_yes_midcall")]
+        return [self._say(at, "not_caught_question" if opening else "not_caught")]
+
+    # ------------------------------------------------------------------ escalation and details
+    def _escalate(self, at: float, reason: str, detail: str) -> list[DialogueAction]:
+        topic = self.topic or self._new_topic("(escalation requested)")
+        if topic.outcome in ("open", "answered") or topic.outcome == "unanswered":
+            topic.outcome = "escalated"
+        if reason == "anger":
+            self.angry = True
+        if reason == "legal":
+            self.legal = True
+        if self.escalated:
+            # already passing this on: the details are captured or being captured
+            self.escalation_reason = f"{self.escalation_reason}; {detail}"
+            if self.state in ("name", "email", "confirm_email", "phone", "confirm_phone", "confirm_known"):
+                return self._reask(at)
+            return [self._say(at, "noted_for_team")] + self._after_details_step(at)
+        self.escalated = True
+        self.escalation_reason = detail
+        pid = {"person": "escalate_person", "anger": "escalate_upset", "legal": "escalate_upset"}.get(
+            reason, "escalate"
+        )
+        actions: list[DialogueAction] = [self._say(at, pid)]
+        self._after_details = "transfer" if self.config.agent_extension else "anything_else"
+        return actions + self._next_detail(at)
+
+    def _next_detail(self, at: float) -> list[DialogueAction]:
+        """Ask for the next missing caller detail, or move on when all are captured."""
+        d = self.details
+        if d.known_name and not d.name and d.known_email and not d.email:
+            self.state = "confirm_known"
+            spelled = spell_for_readback(d.known_email)
+            return [
+                self._say_text(
+                    at, f"I have you as {d.known_name}, with the email {spelled}. Is that still right?"
+                )
+            ]
+        if not d.name and self._name_asks < MAX_NAME_ASKS:
+            self.state = "name"
+            self._name_asks += 1
+            return [self._say(at, "ask_name" if self._name_asks == 1 else "ask_name_again")]
+        if not d.email_confirmed and not d.email_uncertain and self._email_asks < MAX_EMAIL_ASKS:
+            if d.email:
+                return self._read_back_email(at)
+            self.state = "email"
+            self._email_asks += 1
+            pid = "ask_email" if self._email_asks == 1 else "ask_email_again"
+            if self._email_purpose == "wrapup" and self._email_asks == 1:
+                pid = "ask_email_wrapup"
+            return [self._say(at, pid)]
+        if not d.phone and not d.phone_confirmed and self._phone_asks < 2 and self.escalated:
+            self.state = "phone"
+            self._phone_asks += 1
+            return [self._say(at, "ask_phone" if self._phone_asks == 1 else "ask_phone_again")]
+        return self._after_details_step(at)
+
+    def _after_details_step(self, at: float) -> list[DialogueAction]:
+        if self._email_purpose == "wrapup":
+            return self._goodbye(at)
+        if self._after_details == "transfer":
+            return [self._say(at, "transfer")] + self._file_and_transfer(at)
+        self.state = "anything_else"
+        first = self.details.name.split()[0] if self.details.name else ""
+        thanks = f"Thank you{', ' + first if first else ''}. I've passed this on, and our team will follow up shortly."
+        return [self._say_text(at, thanks), self._say(at, "anything_else")]
+
+    def _reask(self, at: float) -> list[DialogueAction]:
+        if self.state == "name":
+            if self._name_asks >= MAX_NAME_ASKS:
+                return self._next_detail_after_name(at)
+            self._name_asks += 1
+            return [self._say(at, "ask_name_again")]
+        if self.state == "email":
+            if self._email_asks >= MAX_EMAIL_ASKS:
+                return self._give_up_email(at)
+            self._email_asks += 1
+            return [self._say(at, "ask_email_again")]
+        if self.state == "confirm_email":
+            return [self._say(at, "confirm_yes_no")]
+        if self.state == "phone":
+            self._phone_asks += 1
+            if self._phone_asks > 2:
+                self.details.phone_confirmed = False
+                return self._after_details_step(at)
+            return [self._say(at, "ask_phone_again")]
+        return [self._say(at, "confirm_yes_no")]
+
+    def _next_detail_after_name(self, at: float) -> list[DialogueAction]:
+        self._name_asks = MAX_NAME_ASKS
+        return self._next_detail(at)
+
+    def _in_confirm_known(self, at: float, text: str) -> list[DialogueAction]:
+        d = self.details
+        yn = intents.yes_no(text)
+        if yn == "yes":
+            d.name = d.known_name
+            d.email = d.known_email
+            d.email_confirmed = True
+            return self._next_detail(at)
+        # not right: ask afresh
+        d.known_name = ""
+        d.known_email = ""
+        name = extract_name(text)
+        if name:
+            d.name = name
+        return self._next_detail(at)
+
+    def _in_name(self, at: float, text: str) -> list[DialogueAction]:
+        d = self.details
+        email = parse_spoken_email(text) if _mentions_email(text) else None
+        if email is not None and email.valid:
+            d.email = email.address
+        name = extract_name(text)
+        if name and not _looks_like_not_a_name(name, text):
+            d.name = name
+            return self._next_detail(at)
+        if _refuses(text):
+            self._name_asks = MAX_NAME_ASKS
+            return self._next_detail(at)
+        if self._name_asks >= MAX_NAME_ASKS:
+            return self._next_detail(at)
+        self._name_asks += 1
+        esc = intents.wants_escalation(text)
+        if esc is not None or intents.yes_no(text) == "yes":
+            return [self._say_text(at, "Sure, I'll make sure of that. " + prompt("ask_name", self.company))]
+        return [self._say(at, "ask_name_again")]
+
+    def _in_email(self, at: float, text: str) -> list[DialogueAction]:
+        d = self.details
+        if not d.name:
+            name = extract_name(text) if not _mentions_email(text) else None
+            if (
+                name
+                and not _looks_like_not_a_name(name, text)
+                and self.state == "email"
+                and len(intents.words(text)) <= 4
+            ):
+                d.name = name
+                return [
+                    self._say_text(at, f"Thanks, {name.split()[0]}. " + prompt("ask_email", self.company))
+                ]
+        if _refuses(text) or _no_email(text):
+            self._email_asks = MAX_EMAIL_ASKS
+            d.email_confirmed = False
+            return self._next_detail_after_email(at)
+        parsed = parse_spoken_email(text)
+        if parsed.valid:
+            d.email = parsed.address
+            return self._read_back_email(at)
+        if parsed.address and len(parsed.address) > 3:
+            d.email = d.email or parsed.address  # best guess so far
+        if self._email_asks >= MAX_EMAIL_ASKS:
+            return self._give_up_email(at)
+        self._email_asks += 1
+        return [self._say(at, "ask_email_again")]
+
+    def _give_up_email(self, at: float) -> list[DialogueAction]:
+        d = self.details
+        if d.email:
+            d.email_uncertain = True
+            return [self._say(at, "email_uncertain")] + self._next_detail_after_email(at)
+        return self._next_detail_after_email(at)
+
+    def _next_detail_after_email(self, at: float) -> list[DialogueAction]:
+        self._email_asks = MAX_EMAIL_ASKS
+        return self._next_detail(at)
+
+    def _read_back_email(self, at: float) -> list[DialogueAction]:
+        self.state = "confirm_email"
+        spelled = spell_for_readback(self.details.email)
+        return [self._say_text(at, f"Let me read that back: {spelled}. Is that correct?")]
+
+    def _in_confirm_email(self, at: float, text: str) -> list[DialogueAction]:
+        d = self.details
+        yn = intents.yes_no(text)
+        corrected = apply_email_correction(d.email, text) if yn != "yes" else None
+        if yn == "yes" and corrected is None:
+            d.email_confirmed = True
+            return self._next_detail(at)
+        if yn is None and corrected is None:
+            parsed = parse_spoken_email(text)
+            if parsed.valid and parsed.address != d.email:
+                corrected = parsed.address
+        if yn is None and corrected is None:
+            if intents.sounds_solved(text) or text.lower().strip(" .!") in (
+                "it is",
+                "that is it",
+                "that's it",
+            ):
+                d.email_confirmed = True
+                return self._next_detail(at)
+            return [self._say(at, "confirm_yes_no")]
+        # a failed confirmation
+        self._email_fails += 1
+        if corrected and corrected != d.email:
+            d.email = corrected
+        if self._email_fails >= MAX_EMAIL_CONFIRM_FAILS and not (corrected and yn != "no" and False):
+            if corrected:
+                # one more read-back of the corrected address is fair; a third "no" keeps the guess
+                if self._email_fails == MAX_EMAIL_CONFIRM_FAILS:
+                    return self._read_back_email(at)
+            d.email_uncertain = True
+            return [self._say(at, "email_uncertain")] + self._next_detail_after_email(at)
+        if corrected:
+            return self._read_back_email(at)
+        self.state = "email"
+        return [self._say(at, "ask_email_part")]
+
+    def _in_phone(self, at: float, text: str) -> list[DialogueAction]:
+        number = parse_spoken_phone(text)
+        if number:
+            self.details.phone = number
+            self.state = "confirm_phone"
+            return [self._say_text(at, f"I have {speak_phone(number)}. Is that right?")]
+        if _refuses(text):
+            self._phone_asks = 2
+            return self._after_details_step(at)
+        return self._reask(at)
+
+    def _in_confirm_phone(self, at: float, text: str) -> list[DialogueAction]:
+        yn = intents.yes_no(text)
+        if yn == "yes":
+            self.details.phone_confirmed = True
+            return self._after_details_step(at)
+        number = parse_spoken_phone(text)
+        if number:
+            self.details.phone = number
+            return [self._say_text(at, f"I have {speak_phone(number)}. Is that right?")]
+        if yn == "no":
+            self.details.phone = ""
+            self.state = "phone"
+            return self._reask(at)
+        return [self._say(at, "confirm_yes_no")]
+
+    # ------------------------------------------------------------------ endings
+    def _wrap_up(self, at: float) -> list[DialogueAction]:
+        """Nothing else: make sure the email is captured and confirmed, then thank and end."""
+        d = self.details
+        if not self.escalated and not d.email_confirmed and self._email_asks == 0 and not d.email_uncertain:
+            self._email_purpose = "wrapup"
+            if d.known_email:
+                d.email = d.known_email
+                return self._read_back_email(at)
+            return self._next_detail(at)
+        return self._goodbye(at)
+
+    def _goodbye(self, at: float) -> list[DialogueAction]:
+        pid = "goodbye_escalated" if self.escalated else "goodbye"
+        return [self._say(at, pid)] + self._finish(at, hang_up=True, reason="completed")
+
+    def _file_and_transfer(self, at: float) -> list[DialogueAction]:
+        case = self._file(at)
+        actions: list[DialogueAction] = [case]
+        actions.append(Transfer(extension=self.config.agent_extension, reason=self.escalation_reason))
+        self.state = "transferring"
+        return actions
+
+    def _file(self, at: float) -> FileCase:
+        self.case_filed = True
+        for t in self.topics:
+            if t.outcome == "open":
+                t.outcome = "abandoned"
+        return FileCase(case=compose_case(self, at))
+
+    def _finish(self, at: float, hang_up: bool, reason: str = "completed") -> list[DialogueAction]:
+        actions: list[DialogueAction] = []
+        if not self.case_filed:
+            actions.append(self._file(at))
+        if hang_up:
+            actions.append(HangUp(reason))
+        return actions + self._end()
+
+    def _end(self) -> list[DialogueAction]:
+        self.ended = True
+        self.state = "ended"
+        return []
+
+    # used by the case composer
+    def topic_records(self) -> list[Topic]:
+        return [
+            Topic(
+                question=t.question, article_id=t.article_id, article_title=t.article_title, outcome=t.outcome
+            )
+            for t in self.topics
+        ]
+
+
+# ---------------------------------------------------------------------- small pure helpers
+def _norm_fact(text: str) -> str:
+    return " ".join(intents.words(text))[:200]
+
+
+def _escalation_words(reason: str) -> str:
+    return {
+        "person": "the caller asked for a person",
+        "anger": "the caller is upset and asked for a person",
+        "legal": "the caller mentioned legal action",
+        "no-answer": "the knowledge base has no answer",
+    }.get(reason, reason)
+
+
+_URGENT = (
+    " urgent ",
+    " asap ",
+    " emergency ",
+    " right now ",
+    " nobody can ",
+    " no one can ",
+    " can't work ",
+    " hurting us ",
+    " losing ",
+    " down for everyone ",
+    " all our ",
+    " outage ",
+)
+
+
+def _sounds_urgent(text: str) -> bool:
+    n = intents.norm(text)
+    return any(p in n for p in _URGENT)
+
+
+def _mentions_email(text: str) -> bool:
+    n = intents.norm(text)
+    return (" at " in n or "@" in text) and (" dot " in n or "." in text)
+
+
+def _refuses(text: str) -> bool:
+    n = intents.norm(text)
+    return any(
+        p in n
+        for p in (
+            " rather not ",
+            " prefer not ",
+            " don't want to give ",
+            " not giving ",
+            " no thanks ",
+            " skip ",
+            " don't want to say ",
+            " i'd rather ",
+            " none of your ",
+        )
+    )
+
+
+def _no_email(text: str) -> bool:
+    n = intents.norm(text)
+    return any(
+        p in n for p in (" don't have an email ", " don't have email ", " no email ", " don't use email ")
+    )
+
+
+_NOT_NAME_WORDS = {
+    "ticket",
+    "please",
+    "escalate",
+    "someone",
+    "somebody",
+    "person",
+    "yes",
+    "yeah",
+    "no",
+    "sure",
+    "okay",
+    "help",
+    "issue",
+    "problem",
+    "account",
+    "password",
+    "still",
+    "just",
+    "really",
+    "the",
+    "thanks",
+    "thank",
+    "fine",
+}
+
+
+def _looks_like_not_a_name(name: str, text: str) -> bool:
+    parts = {p.lower() for p in name.split()}
+    return bool(parts & _NOT_NAME_WORDS)

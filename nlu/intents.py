@@ -1,0 +1,776 @@
+"""Caller intents that a rule decides better than a model: yes/no, small talk, a request for a
+person, anger or a legal threat, "that solved it", "that didn't help", "nothing else",
+"repeat that", "hold on", and a change of topic.
+
+The input is speech-to-text output: lower or mixed case, little punctuation, fillers ("um",
+"uh", "like"), run-on sentences. Rules work on word sequences with word boundaries, so "no"
+never matches inside "know" and "agent" in "one of my agents" is not a request for a person.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[a-z0-9']+")
+_FILLERS = {
+    "um",
+    "uh",
+    "erm",
+    "er",
+    "hmm",
+    "mm",
+    "ah",
+    "oh",
+    "like",
+    "so",
+    "well",
+    "okay",
+    "ok",
+    "yeah",
+    "hi",
+}
+
+
+def words(text: str) -> list[str]:
+    t = text.lower().replace("’", "'").replace("‘", "'")
+    return _WORD.findall(t)
+
+
+def norm(text: str) -> str:
+    """Lower-case words separated by single spaces, padded with spaces for phrase search."""
+    return " " + " ".join(words(text)) + " "
+
+
+def _has(n: str, phrases: tuple[str, ...]) -> bool:
+    return any(f" {p} " in n for p in phrases)
+
+
+def _rx(n: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
+    return any(p.search(n) for p in patterns)
+
+
+# --------------------------------------------------------------------------- person / anger / legal
+_PERSON_NOUN = r"(?:a |an |the |some |your |real |actual |live )*(?:person|human|humans|agent|someone|somebody|representative|rep|manager|supervisor|operator|staff|team member|people|human being|real person|live agent|actual person|someone senior|somebody senior)"
+_PERSON_PATTERNS = (
+    re.compile(rf" (?:talk|speak|speaking|talking) (?:to|with) {_PERSON_NOUN} "),
+    re.compile(r" (?:put|transfer|connect|pass) me (?:through |over )?(?:to|with) "),
+    re.compile(r" (?:transfer|connect) me "),
+    re.compile(
+        r" (?:get|give|find) me (?:a |an |the |your )?(?:person|human|agent|manager|supervisor|someone|somebody|representative|operator) "
+    ),
+    re.compile(
+        r" (?:have|get|can|could|would|will|need|want) (?:\w+ ){0,2}(?:someone|somebody|a person|a human|an agent|a manager|your team|someone senior|somebody senior)\b"
+    ),
+    re.compile(
+        r" (?:someone|somebody)(?: \w+){0,3} (?:call|ring|email|contact|get back to|reach out to|look into|look at|help) "
+    ),
+    re.compile(r" call me back "),
+    re.compile(r" (?:is there|there is) (?:like )?(?:a |an )?(?:human|person|real person|agent|someone) "),
+    re.compile(
+        r" (?:want|need|like) (?:a |an )?(?:human|person|real person|agent|manager|supervisor|representative) "
+    ),
+    re.compile(r" (?:escalate|escalated|escalation) "),
+    re.compile(
+        r" (?:open|create|file|raise|log|make|submit|put in) (?:a |an |the )?(?:support )?(?:ticket|case|complaint|request) "
+    ),
+    re.compile(r" (?:a |the )?ticket(?:'s| is) fine "),
+    re.compile(r" (?:formal complaint|file a complaint|make a complaint) "),
+    re.compile(r" (?:representative|operator|agent) (?:representative|operator|agent) "),
+    re.compile(r" not (?:\w+ ){0,4}(?:to|with) a (?:robot|machine|bot|computer) "),
+    re.compile(
+        r" (?:data protection officer|account manager|legal department|billing department|your billing team) "
+    ),
+)
+_ANGER = (
+    "furious",
+    "angry",
+    "livid",
+    "outraged",
+    "ridiculous",
+    "unacceptable",
+    "disgusting",
+    "pathetic",
+    "useless",
+    "terrible service",
+    "awful service",
+    "fed up",
+    "sick of",
+    "sick and tired",
+    "waste of time",
+    "fraud",
+    "scam",
+    "rip off",
+    "ripoff",
+    "third time",
+    "fourth time",
+    "right now",
+    "posting about this",
+    "reporting you",
+    "report you",
+    "cancelling and",
+    "canceling and",
+    "not explaining",
+    "damn",
+    "hell",
+    "crap",
+    "bloody",
+    "wtf",
+    "this is really hurting",
+    "really hurting us",
+    "losing customers",
+)
+_LEGAL = (
+    "lawyer",
+    "lawyers",
+    "attorney",
+    "attorneys",
+    "legal action",
+    "sue",
+    "suing",
+    "lawsuit",
+    "court",
+    "breach of contract",
+    "legal department",
+    "small claims",
+    "solicitor",
+    "legal team",
+)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    reason: str  # "person" | "anger" | "legal"
+
+
+def wants_escalation(text: str) -> Escalation | None:
+    """A request for a person, anger, or a legal threat; None otherwise. Legal wins over anger."""
+    n = norm(text)
+    if _has(n, _LEGAL):
+        return Escalation("legal")
+    angry = _has(n, _ANGER)
+    person = _rx(n, _PERSON_PATTERNS)
+    if angry and person:
+        return Escalation("anger")
+    if person:
+        return Escalation("person")
+    if angry and _has(
+        n,
+        (
+            "furious",
+            "fraud",
+            "scam",
+            "outraged",
+            "livid",
+            "fed up",
+            "sick of",
+            "third time",
+            "reporting you",
+            "report you",
+            "posting about this",
+        ),
+    ):
+        return Escalation("anger")
+    return None
+
+
+def is_angry(text: str) -> bool:
+    n = norm(text)
+    return _has(n, _ANGER) or _has(n, _LEGAL)
+
+
+# --------------------------------------------------------------------------- yes / no
+_YES = (
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "ya",
+    "yah",
+    "correct",
+    "that's correct",
+    "that is correct",
+    "right",
+    "that's right",
+    "that is right",
+    "sure",
+    "exactly",
+    "absolutely",
+    "definitely",
+    "affirmative",
+    "of course",
+    "uh huh",
+    "mhm",
+    "that's it",
+    "yes it is",
+    "it is",
+    "sounds good",
+    "perfect",
+    "spot on",
+    "you got it",
+    "that's the one",
+    "please do",
+    "yes please",
+    "go ahead",
+    "okay",
+    "ok",
+    "alright",
+    "all right",
+    "correct now",
+    "that's fine",
+    "fine",
+    "good",
+)
+_NO = (
+    "no",
+    "nope",
+    "nah",
+    "not really",
+    "not quite",
+    "incorrect",
+    "wrong",
+    "that's wrong",
+    "that's not right",
+    "that is not right",
+    "not right",
+    "negative",
+    "not correct",
+    "that's not it",
+    "no it's not",
+    "no it isn't",
+    "isn't",
+    "not that",
+)
+
+
+def yes_no(text: str) -> str | None:
+    """'yes', 'no' or None, from the start of the answer (callers lead with it)."""
+    if norm(text).startswith((" uh huh ", " mm hmm ", " mhm ")):
+        return "yes"
+    ws = [w for w in words(text) if w not in {"um", "uh", "erm", "er", "hmm", "oh", "well", "so", "ah"}]
+    if not ws:
+        return None
+    head = " " + " ".join(ws[:4]) + " "
+    first = ws[0]
+    if first in {"no", "nope", "nah", "incorrect", "wrong", "negative"}:
+        return "no"
+    if _has(
+        head,
+        (
+            "not really",
+            "not quite",
+            "that's not",
+            "that is not",
+            "not right",
+            "not correct",
+            "it's not",
+            "it isn't",
+        ),
+    ):
+        return "no"
+    if first in {
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "ya",
+        "yah",
+        "correct",
+        "right",
+        "exactly",
+        "absolutely",
+        "sure",
+        "definitely",
+        "perfect",
+        "affirmative",
+        "mhm",
+    }:
+        return "yes"
+    if _has(
+        head,
+        (
+            "that's right",
+            "that is right",
+            "that's correct",
+            "that is correct",
+            "uh huh",
+            "of course",
+            "sounds good",
+            "that's it",
+            "you got it",
+            "spot on",
+            "correct now",
+            "that's the one",
+        ),
+    ):
+        return "yes"
+    if len(ws) <= 3 and first in {"okay", "ok", "alright", "fine", "good", "great"}:
+        return "yes"
+    return None
+
+
+# --------------------------------------------------------------------------- solved / not helped
+_SOLVED = (
+    "thank you",
+    "thanks",
+    "that worked",
+    "it worked",
+    "that works",
+    "it works",
+    "works now",
+    "working now",
+    "that fixed it",
+    "fixed it",
+    "that's fixed",
+    "that did it",
+    "that did the trick",
+    "that solved it",
+    "solved",
+    "i'm in",
+    "im in",
+    "we're in",
+    "i got in",
+    "makes sense",
+    "that makes sense",
+    "clears it up",
+    "cleared it up",
+    "that answers it",
+    "answers my question",
+    "exactly what i needed",
+    "exactly what we needed",
+    "all i needed",
+    "that's all i needed",
+    "that helps",
+    "that helped",
+    "helpful",
+    "perfect",
+    "awesome",
+    "great",
+    "brilliant",
+    "excellent",
+    "wonderful",
+    "fantastic",
+    "got it",
+    "running clean",
+    "we're back",
+    "it's gone",
+    "banner's gone",
+    "that's it",
+    "that was it",
+    "sorted",
+    "all good",
+    "all set",
+)
+_NOT_HELPED = (
+    "didn't help",
+    "did not help",
+    "doesn't help",
+    "does not help",
+    "didn't work",
+    "did not work",
+    "doesn't work",
+    "does not work",
+    "not working",
+    "still not",
+    "still the same",
+    "still failing",
+    "still broken",
+    "still blank",
+    "still doesn't",
+    "still does not",
+    "still can't",
+    "still cannot",
+    "still isn't",
+    "still empty",
+    "still getting",
+    "still happening",
+    "same error",
+    "same problem",
+    "no luck",
+    "no change",
+    "tried that",
+    "tried it",
+    "tried all",
+    "already tried",
+    "already did",
+    "already done",
+    "already checked",
+    "already uploaded",
+    "gone through all",
+    "done all of that",
+    "that's not it",
+    "not what i asked",
+    "not what i meant",
+    "don't mean",
+    "didn't mean",
+    "not my question",
+    "that's not my",
+    "i don't want an article",
+    "not helpful",
+    "that doesn't answer",
+    "doesn't answer",
+    "broken on your side",
+    "on your end",
+    "something's broken",
+    "something is broken",
+    "nothing shows up",
+    "nothing in there",
+)
+
+
+def sounds_solved(text: str) -> bool:
+    n = norm(text)
+    if sounds_not_helped(text):
+        return False
+    if _has(n, ("not working", "doesn't work", "didn't work", "can't", "cannot", "won't", "isn't", "still")):
+        return False
+    return _has(n, _SOLVED)
+
+
+def sounds_not_helped(text: str) -> bool:
+    return _has(norm(text), _NOT_HELPED)
+
+
+# --------------------------------------------------------------------------- small talk
+_GREETING = (
+    "hi",
+    "hello",
+    "hey",
+    "hiya",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "hi there",
+    "hello there",
+    "howdy",
+)
+_HEARING = (
+    "can you hear me",
+    "are you there",
+    "you there",
+    "is anyone there",
+    "is somebody there",
+    "hello hello",
+    "can you hear",
+    "do you hear me",
+    "is this working",
+    "anybody there",
+    "anyone there",
+)
+_HOLD = (
+    "hold on",
+    "hang on",
+    "one sec",
+    "one second",
+    "a sec",
+    "a second",
+    "just a sec",
+    "just a second",
+    "one moment",
+    "a moment",
+    "just a minute",
+    "a minute",
+    "give me a second",
+    "give me a sec",
+    "bear with me",
+    "wait",
+    "let me grab",
+    "let me check",
+    "let me look",
+    "let me find",
+    "let me pull",
+    "let me see",
+    "pull over",
+    "sorry my",
+    "i'm driving",
+    "just a moment",
+    "hold please",
+    "one minute",
+)
+_THANKS = ("thanks", "thank you", "cheers", "thanks so much", "thank you so much", "much appreciated")
+_BYE = (
+    "bye",
+    "goodbye",
+    "good bye",
+    "bye bye",
+    "see you",
+    "have a good day",
+    "have a nice day",
+    "take care",
+    "talk later",
+)
+_HOW_ARE_YOU = ("how are you", "how's it going", "how are you doing", "how you doing")
+_REPEAT = (
+    "say that again",
+    "repeat that",
+    "repeat the",
+    "can you repeat",
+    "could you repeat",
+    "come again",
+    "pardon",
+    "didn't catch",
+    "did not catch",
+    "didn't get that",
+    "one more time",
+    "say it again",
+    "go over that again",
+    "go through that again",
+    "sorry what",
+    "what was that",
+    "repeat",
+    "the steps again",
+    "read that again",
+)
+_MORE = (
+    "tell me more",
+    "more detail",
+    "more details",
+    "what else",
+    "go on",
+    "and then",
+    "what's next",
+    "what next",
+    "next step",
+    "then what",
+    "what do i do next",
+    "keep going",
+)
+_DONE = (
+    "that's all",
+    "that is all",
+    "that's it",
+    "that's everything",
+    "nothing else",
+    "no that's it",
+    "no that's all",
+    "nope that's it",
+    "i'm good",
+    "i'm all good",
+    "we're good",
+    "no thanks",
+    "no thank you",
+    "that'll be all",
+    "that will be all",
+    "all set",
+    "no more",
+    "nothing more",
+    "i think that's it",
+    "that's about it",
+)
+_TOPIC_CHANGE = (
+    "another question",
+    "different question",
+    "other question",
+    "something else",
+    "one more thing",
+    "another thing",
+    "also wanted",
+    "also have",
+    "never mind",
+    "nevermind",
+    "actually",
+    "while i have you",
+    "separate question",
+    "unrelated",
+    "on another note",
+    "something different",
+    "instead",
+)
+
+
+@dataclass(frozen=True)
+class SmallTalk:
+    kind: str  # "greeting" | "hearing_check" | "hold" | "thanks" | "goodbye" | "how_are_you" | "filler"
+
+
+def _content_words(text: str, phrase_sets: tuple[tuple[str, ...], ...]) -> list[str]:
+    n = norm(text)
+    for phrases in phrase_sets:
+        for p in sorted(phrases, key=len, reverse=True):
+            n = n.replace(f" {p} ", " ")
+            n = n.replace(f" {p} ", " ")
+    extra = {
+        "sorry",
+        "yes",
+        "please",
+        "just",
+        "me",
+        "i'm",
+        "im",
+        "calling",
+        "about",
+        "a",
+        "the",
+        "my",
+        "let",
+        "so",
+        "much",
+        "you",
+        "too",
+        "again",
+        "there",
+        "it",
+        "is",
+        "are",
+        "and",
+        "going",
+        "crazy",
+        "dog",
+        "grab",
+        "laptop",
+        "second",
+        "sec",
+        "minute",
+        "moment",
+        "to",
+        "for",
+        "with",
+        "on",
+        "mute",
+        "was",
+        "i",
+        "morning",
+        "afternoon",
+        "evening",
+        "good",
+        "great",
+        "fine",
+        "alright",
+        "all",
+        "right",
+        "this",
+    }
+    return [w for w in n.split() if w not in _FILLERS and w not in extra]
+
+
+def smalltalk(text: str) -> SmallTalk | None:
+    """Small talk that carries no question: greetings, hearing checks, hold requests, thanks, goodbyes."""
+    n = norm(text)
+    ws = words(text)
+    if not ws:
+        return None
+    sets = (_HEARING, _HOLD, _HOW_ARE_YOU, _THANKS, _BYE, _GREETING)
+    leftover = _content_words(text, sets)
+    if len(leftover) > 1 or (len(leftover) == 1 and len(ws) <= 2 and leftover[0] not in _FILLERS):
+        # more than a word of real content: a question, not small talk
+        if not (_has(n, _HOLD) and len(leftover) <= 4 and not _looks_like_question(text)):
+            return None
+    if _has(n, _HEARING):
+        return SmallTalk("hearing_check")
+    if _has(n, _HOLD):
+        return SmallTalk("hold")
+    if _has(n, _BYE):
+        return SmallTalk("goodbye")
+    if _has(n, _THANKS):
+        return SmallTalk("thanks")
+    if _has(n, _HOW_ARE_YOU):
+        return SmallTalk("how_are_you")
+    if _has(n, _GREETING):
+        return SmallTalk("greeting")
+    if all(w in _FILLERS or w in {"sorry", "yes", "right", "alright", "mm", "hmm"} for w in ws):
+        return SmallTalk("filler")
+    return None
+
+
+def wants_hold(text: str) -> bool:
+    n = norm(text)
+    return _has(n, _HOLD) and not _looks_like_question(text)
+
+
+def wants_repeat(text: str) -> bool:
+    return _has(norm(text), _REPEAT)
+
+
+def wants_more(text: str) -> bool:
+    return _has(norm(text), _MORE)
+
+
+def nothing_else(text: str) -> bool:
+    n = norm(text)
+    if _has(n, _DONE) or _has(n, _BYE):
+        return True
+    ws = [w for w in words(text) if w not in _FILLERS]
+    return bool(ws) and ws[0] in {"no", "nope", "nah"} and len(ws) <= 4 and not _looks_like_question(text)
+
+
+def topic_change_marker(text: str) -> bool:
+    return _has(norm(text), _TOPIC_CHANGE)
+
+
+_QUESTION_STARTS = (
+    "how",
+    "what",
+    "where",
+    "when",
+    "why",
+    "which",
+    "who",
+    "can",
+    "could",
+    "would",
+    "will",
+    "is",
+    "are",
+    "do",
+    "does",
+    "did",
+    "should",
+    "may",
+    "has",
+    "have",
+    "am",
+    "whats",
+    "what's",
+    "wheres",
+    "where's",
+    "hows",
+    "how's",
+)
+
+
+def _looks_like_question(text: str) -> bool:
+    if "?" in text:
+        return True
+    ws = [w for w in words(text) if w not in _FILLERS and w not in {"and", "but", "then", "also", "um"}]
+    if not ws:
+        return False
+    if ws[0] in _QUESTION_STARTS:
+        return True
+    n = " " + " ".join(ws) + " "
+    return _has(
+        n,
+        (
+            "how do i",
+            "how do we",
+            "how can i",
+            "is there",
+            "can i",
+            "can we",
+            "do i",
+            "do we",
+            "does it",
+            "will it",
+            "is it",
+            "what about",
+            "what happens",
+            "how long",
+            "how many",
+            "how much",
+            "i want to know",
+            "i need to know",
+            "wondering",
+            "any way",
+            "anyway to",
+        ),
+    )
+
+
+def looks_like_question(text: str) -> bool:
+    """The caller asks something (question words, '?', "is there a way", "I want to know")."""
+    return _looks_like_question(text)
+
+
+def is_gibberish(text: str) -> bool:
+    """Nothing usable: empty, symbols only, or no alphabetic word of two or more letters."""
+    ws = words(text)
+    return not any(len(w) >= 2 and re.search(r"[a-z]", w) for w in ws)

@@ -1,0 +1,116 @@
+"""Intent rules on speech-to-text-like input."""
+
+import pytest
+
+from nlu import intents
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("I want to talk to a real person please.", "person"),
+        ("um is there like a human i can talk to it's kind of complicated", "person"),
+        ("representative representative agent", "person"),
+        ("operator operator", "person"),
+        ("just transfer me to someone", "person"),
+        ("could you have someone look into it and get back to me", "person"),
+        ("Yes please open a ticket.", "person"),
+        ("this is the third time i'm calling about this get me a manager right now", "anger"),
+        ("If this isn't fixed by Friday you'll be hearing from our lawyers.", "legal"),
+        ("our attorney is getting involved", "legal"),
+        (
+            "Your system lost our tickets and I'm furious, I want someone senior to call me back today.",
+            "anger",
+        ),
+    ],
+)
+def test_escalation_requests(text, reason):
+    esc = intents.wants_escalation(text)
+    assert esc is not None and esc.reason == reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "one of my agents sam never gets any tickets",
+        "how do I reset another agent's password",
+        "I know how to do that",
+        "can i add my own custom fields to tickets",
+        "",
+    ],
+)
+def test_not_escalation(text):
+    assert intents.wants_escalation(text) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("yes", "yes"),
+        ("Yep.", "yes"),
+        ("yeah that's right", "yes"),
+        ("correct", "yes"),
+        ("Yes, correct now.", "yes"),
+        ("uh huh", "yes"),
+        ("no", "no"),
+        ("Nope.", "no"),
+        ("no sorry it's schools with an s", "no"),
+        ("that's not right", "no"),
+        ("I know the answer", None),
+        ("maybe", None),
+        ("", None),
+    ],
+)
+def test_yes_no(text, expected):
+    assert intents.yes_no(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("Can you hear me okay?", "hearing_check"),
+        ("Hang on a sec let me grab my laptop.", "hold"),
+        ("sorry i'm driving give me a second to pull over", "hold"),
+        ("hello hi", "greeting"),
+        ("Yeah hi good morning how are you?", "how_are_you"),
+        ("Okay great thanks so much bye.", "goodbye"),
+        ("Um okay.", "filler"),
+    ],
+)
+def test_smalltalk(text, kind):
+    talk = intents.smalltalk(text)
+    assert talk is not None and talk.kind == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi how do i reset my password",
+        "hello, can I get a refund for my annual plan",
+        "hold on, how do I export all my tickets to a csv file",
+    ],
+)
+def test_questions_are_not_smalltalk(text):
+    assert intents.smalltalk(text) is None
+
+
+def test_solved_and_not_helped():
+    assert intents.sounds_solved("Okay I set a new one and I'm in, perfect thank you.")
+    assert intents.sounds_solved("great that worked thanks so much")
+    assert not intents.sounds_solved("No, still blank. I think something's broken on your side.")
+    assert intents.sounds_not_helped("No, still blank. I think something's broken on your side.")
+    assert intents.sounds_not_helped("we tried it twice it's still failing")
+    assert not intents.sounds_not_helped("Okay I see forgot password, I clicked it and put my work email in.")
+
+
+def test_questions_done_and_gibberish():
+    assert intents.looks_like_question("And can it put the customer's name in it?")
+    assert intents.looks_like_question("okay and what happens to all our data after that")
+    assert not intents.looks_like_question("Okay hang on let me pull up the login page.")
+    assert intents.nothing_else("no that's it thanks")
+    assert intents.nothing_else("Nope.")
+    assert not intents.nothing_else("no I can't log in")
+    assert intents.is_gibberish("?? ... !!")
+    assert intents.is_gibberish("")
+    assert not intents.is_gibberish("no")
+    assert intents.wants_repeat("sorry can you repeat the steps")
