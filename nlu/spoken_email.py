@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from nlu.spoken_text import (
     BREAKS,
-    LETTER_NAMES,
     HARD_BREAK,
+    LETTER_NAMES,
     SOFT_BREAK,
     collapse_spelling,
     drop_soft_breaks_between_letters,
@@ -193,7 +193,7 @@ def _prepare(text: str) -> _Prepared:
 
 
 def _tld_letter_names(tokens: list[str]) -> list[str]:
-    """"dot eye oh" -> "dot i o": letter names right after "dot", up to a break."""
+    """ "dot eye oh" -> "dot i o": letter names right after "dot", up to a break."""
     out = list(tokens)
     for i, t in enumerate(out):
         if _SEP_WORDS.get(t) != ".":

@@ -28,7 +28,10 @@ BRIEF_CASES = [
         "supportadmin@harborviewhotels.com",
     ),
     ("A Khan at meridian health dot org, meridian health together no space.", "akhan@meridianhealth.org"),
-    ("j underscore mills at northpoint legal dot com northpoint legal is one word", "j_mills@northpointlegal.com"),
+    (
+        "j underscore mills at northpoint legal dot com northpoint legal is one word",
+        "j_mills@northpointlegal.com",
+    ),
     ("R Stone at stonefield dot com.", "rstone@stonefield.com"),
     ("Derek at Hansen plumbing dot com, all one word, Hansen is h a n s e n.", "derek@hansenplumbing.com"),
     (
@@ -201,7 +204,10 @@ def test_is_valid_email_rejects_non_strings() -> None:
         ),
         ("john23@gmail.com", "j o h n, 2 3, at, gmail dot com"),
         ("j_mills@outlook.com", "j, underscore, m i l l s, at, outlook dot com"),
-        ("lucia.fernandez@brightwater.io", "l u c i a, dot, f e r n a n d e z, at, b r i g h t w a t e r, dot i o"),
+        (
+            "lucia.fernandez@brightwater.io",
+            "l u c i a, dot, f e r n a n d e z, at, b r i g h t w a t e r, dot i o",
+        ),
         ("bob@acme.co.uk", "b o b, at, a c m e, dot c o dot u k"),
         ("tokafor@greenleaf-supply.com", "t o k a f o r, at, g r e e n l e a f, dash, s u p p l y, dot com"),
         ("ann@acme.info", "a n n, at, a c m e, dot info"),
