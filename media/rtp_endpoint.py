@@ -4,7 +4,9 @@ externalMedia and sends the agent's voice back, one packet per 20 ms.
 Facts and rules this module relies on:
 - Asterisk externalMedia sends from the same socket it receives on, so the peer address is
   learned from the first valid packet (symmetric RTP) unless `remote` is given; nothing is
-  sent, and queued audio waits, until the peer is known.
+  sent, and queued audio waits, until the peer is known. With `remote` given, packets are
+  still accepted from any source address (Asterisk may report a wildcard bind address as its
+  UNICASTRTP_LOCAL_ADDRESS); the SSRC lock is the filter.
 - SSRC lock: the first SSRC seen is locked. A packet with another SSRC is dropped
   (`dropped_foreign_ssrc`) unless the locked source has sent nothing accepted for
   `ssrc_switch_gap_s` (default 1 s): then the new SSRC is taken over (a re-INVITE or re-bridge

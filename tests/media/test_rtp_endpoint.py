@@ -253,6 +253,8 @@ async def test_flush_stops_the_audio_within_one_frame(peer):
         if t > flushed_at and np.abs(np.frombuffer(parse_rtp(d).payload, dtype=">i2")).max() > 1000
     ]
     assert len(loud_after) <= 1  # at most the packet already on the wire
+    tail = [np.frombuffer(parse_rtp(d).payload, dtype=">i2") for _, d in peer.received[-3:]]
+    assert all(0 < np.abs(x).max() < 100 for x in tail)  # comfort noise: quiet, not digital zero
     assert [(e.kind, e.tag) for e in events] == [
         ("started", "long"),
         ("flushed", "long"),
