@@ -509,16 +509,20 @@ def letter_runs(tokens: Sequence[str]) -> list[tuple[int, int]]:
     return runs
 
 
+def _spelling_unit(token: str) -> bool:
+    return is_letter(token) or token.isdigit()
+
+
 def drop_soft_breaks_between_letters(tokens: Sequence[str]) -> list[str]:
-    """ "j, o, h, n" -> "j o h n": a pause between spelled letters is not a break."""
+    """ "j, o, h, n" -> "j o h n", "j o h n, 2 3": a pause inside a spelling is not a break."""
     out: list[str] = []
     for i, t in enumerate(tokens):
         if (
             t == SOFT_BREAK
             and out
-            and is_letter(out[-1])
+            and _spelling_unit(out[-1])
             and i + 1 < len(tokens)
-            and is_letter(tokens[i + 1])
+            and _spelling_unit(tokens[i + 1])
         ):
             continue
         out.append(t)

@@ -219,6 +219,22 @@ def test_spell_for_readback(address: str, spoken: str) -> None:
     assert spell_for_readback(address) == spoken
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "marcus.bell@trailheadlogistics.com",
+        "john23@gmail.com",
+        "j_mills@northpoint-legal.com",
+        "lucia.fernandez@brightwater.io",
+        "bob@acme.co.uk",
+        "a.b-c_d+e@mail.example.org",
+        "x1y2@outlook.com",
+    ],
+)
+def test_readback_text_parses_back_to_the_same_address(address: str) -> None:
+    assert parse_spoken_email(spell_for_readback(address)).address == address
+
+
 def test_readback_of_a_parse_spells_every_character_of_the_local_part() -> None:
     parsed = parse_spoken_email("p r a m a n at oakridge dental dot com")
     spoken = spell_for_readback(parsed.address)
