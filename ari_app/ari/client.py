@@ -8,6 +8,7 @@ How the Stasis app / CallSession uses it::
     client = AriClient("http://127.0.0.1:8088", "user", "secret", "kayako-voice")
     client.on_stasis_start = app.on_new_channel      # StasisStart nobody expected: a new call
     client.on_reconnect = app.reconcile              # after a reconnect: GET /channels, compare
+                                                     # (awaited before further events are read)
     await client.connect()                           # REST check + WebSocket up, or AriError
 
     # in CallSession, for the caller's channel `cid`:

@@ -244,3 +244,42 @@ async def test_injected_server_errors_carry_asterisk_message(
         await client.create_bridge()
     assert err.value.status == 500 and err.value.message == "Internal Server Error: bridge allocation failed"
     assert (await client.create_bridge()).bridge_type == "mixing"  # only the next one fails
+
+
+async def test_a_bug_in_the_double_fails_loudly(double: AsteriskDouble, client: AriClient) -> None:
+    async def broken_list(_ctx):
+        return [{"id": 1}]  # not a Channel
+
+    double._handlers["channels.list"] = broken_list
+    with pytest.raises(AriError) as err:
+        await client.list_channels()
+    assert err.value.status == 500 and "double bug" in err.value.message
+    assert double.errors and "missing required field 'name'" in double.errors[0]
+    double.errors.clear()
+
+
+async def test_place_call_needs_a_registered_app(double: AsteriskDouble) -> None:
+    with pytest.raises(RuntimeError, match="not registered"):
+        await double.place_call()
+
+
+async def test_script_entry_point_prints_its_url() -> None:
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ari_app.ari.double", "--port", "0", stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 4)).decode()
+        url = line.split(" on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/ari")
+        params = {"api_key": "kayako-voice:kayako-voice"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(url + "/asterisk/ping", params=params) as response,
+        ):
+            assert response.status == 200
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -434,7 +434,7 @@ class AsteriskDouble:
             self._duplicate_next += len(order) + 1
         snapshot = channel.to_json()
         was_in_stasis = channel.in_stasis
-        events = {
+        events: dict[str, dict[str, Any]] = {
             "ChannelHangupRequest": {"type": "ChannelHangupRequest", "cause": cause, "channel": snapshot},
             "StasisEnd": {"type": "StasisEnd", "channel": snapshot},
             "ChannelDestroyed": {
@@ -937,7 +937,9 @@ class AsteriskDouble:
             if channel is not None:
                 await self._leave_bridge(channel)
         del self.bridges[bridge.id]
-        apps = {c.app for c in self.channels.values() if c.subscribed} or set(self._sockets)
+        # the app that put channels into the bridge is subscribed to it; an empty bridge was
+        # created by whichever app is connected (ARI bridge create names no app)
+        apps = {bridge.app} if bridge.app else set(self._sockets)
         for app in apps:
             await self._emit(app, {"type": "BridgeDestroyed", "bridge": bridge.to_json()})
         return None
