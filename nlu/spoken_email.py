@@ -98,8 +98,10 @@ _CONFUSABLE = {
     "u": ("o",),
 }
 # Words that end the local part when scanning back from "at": what comes before is a preamble.
-_LOCAL_STOPS = frozenset(
-    {"is", "was", "it's", "its", "that's", "thats", "be", "mean", "meant", "email", "address", "try", "use"}
+_LOCAL_STOPS = word_set(
+    """is was it's its that's thats be mean meant email emails address try use to that the an of for from
+    are and or but if do does did how what why when where which who can could would should will we you
+    they he she my our your their me us like get go goes send sent reach write"""
 )
 _FILLERS = word_set(
     """um uh yeah yep yes sure so okay ok well oh and like just hi hello hey there right alright actually
@@ -390,7 +392,10 @@ def _find_address(tokens: list[str]) -> _Found | None:
     k = at - 1
     while k >= 0 and tokens[k] not in BREAKS and tokens[k] not in _AT and tokens[k] not in _LOCAL_STOPS:
         k -= 1
-    local_tokens = _strip_fillers(tokens[k + 1 : at])
+    said = [t for t in tokens[k + 1 : at] if t not in BREAKS]
+    local_tokens = _strip_fillers(said)
+    if not local_tokens and said and said[-1].isalnum():
+        local_tokens = said[-1:]  # "hello at acme dot com": the filler is the local part
     end = at + 1
     while end < len(tokens) and tokens[end] not in BREAKS and tokens[end] not in _AT:
         end += 1
@@ -448,22 +453,30 @@ def _part_text(addr: _Address, part: int) -> str:
 
 
 def _locate(addr: _Address, fragment: str, *, include_tld: bool = True) -> _Spot | None:
+    """The stretch of the address `fragment` is most similar to.
+
+    Without a separator in the fragment the search stays inside one segment ("smyth" in
+    "john.smyth"); a fit that covers most of its segment takes the whole segment, so "j o n"
+    replaces "john" rather than "joh", while "kessler" in "keslergmbh" replaces only "kesler".
+    """
     parts = [-1] + list(range(len(addr.labels) - (0 if include_tld else 1)))
+    split = not any(c in fragment for c in "._+-")
     best: _Spot | None = None
+    best_key = (-1.0, -1.0)
     for p in parts:
         text = _part_text(addr, p)
-        if not text:
-            continue
-        sim, start, end = substring_similarity(fragment, text)
-        coverage = (end - start) / len(text)
-        key = (round(sim, 3), coverage)
-        if best is None or key > (round(best.similarity, 3), _coverage(addr, best)):
-            best = _Spot(sim, p, start, end)
+        spans = [m.span() for m in re.finditer(r"[^._+-]+", text)] if split else [(0, len(text))]
+        for seg_start, seg_end in spans:
+            segment = text[seg_start:seg_end]
+            sim, start, end = substring_similarity(fragment, segment)
+            coverage = (end - start) / max(1, len(segment))
+            if coverage >= 0.75 or len(segment) - (end - start) <= 1:
+                start, end, coverage = 0, len(segment), 1.0
+            key = (round(sim, 3), coverage)
+            if key > best_key:
+                best_key = key
+                best = _Spot(sim, p, seg_start + start, seg_start + end)
     return best
-
-
-def _coverage(addr: _Address, spot: _Spot) -> float:
-    return (spot.end - spot.start) / max(1, len(_part_text(addr, spot.part)))
 
 
 def _replace(addr: _Address, spot: _Spot, new: str) -> _Address:

@@ -41,7 +41,9 @@ _REFUSAL = re.compile(
     r"why do you|not telling|no comment|skip (?:that|this)|not giving)\b"
 )
 _NON_NAME_ENDINGS = ("ous", "able", "ible", "ful", "less", "ness", "ment", "tion", "ally", "ated", "ying")
-_GREETINGS = frozenset({"hi", "hello", "hey", "yeah", "yes", "oh", "okay", "ok", "so", "um", "uh"})
+_GREETINGS = frozenset(
+    {"hi", "hello", "hey", "yeah", "yes", "oh", "okay", "ok", "so", "um", "uh", "morning", "afternoon"}
+)
 
 
 def _tokens(text: str) -> list[str]:
@@ -264,6 +266,15 @@ def _introduced(tokens: list[str], text: str, *, strict: bool) -> tuple[list[str
                 nxt = tokens[end] if end < len(tokens) else ""
                 if strict and weak and nxt not in _TERMINATORS and nxt not in BREAKS and nxt:
                     continue
+                prev = tokens[i - 1] if i > 0 else ""
+                if (
+                    strict
+                    and cue[0] in ("it's", "it")
+                    and prev
+                    and prev not in BREAKS
+                    and prev not in _GREETINGS
+                ):
+                    continue  # "no sorry it's lincoln valley schools": not an introduction
                 if strict and weak and not nxt and caps is None and len(words) < 2:
                     continue
                 return words, end

@@ -514,17 +514,17 @@ def _spelling_unit(token: str) -> bool:
 
 
 def drop_soft_breaks_between_letters(tokens: Sequence[str]) -> list[str]:
-    """ "j, o, h, n" -> "j o h n", "j o h n, 2 3": a pause inside a spelling is not a break."""
+    """ "j, o, h, n" -> "j o h n", "john, 2 3": a pause inside a spelling or before digits is not a break."""
     out: list[str] = []
     for i, t in enumerate(tokens):
-        if (
-            t == SOFT_BREAK
-            and out
-            and _spelling_unit(out[-1])
-            and i + 1 < len(tokens)
-            and _spelling_unit(tokens[i + 1])
-        ):
-            continue
+        if t == SOFT_BREAK and out and i + 1 < len(tokens):
+            before, after = out[-1], tokens[i + 1]
+            both_spelled = _spelling_unit(before) and _spelling_unit(after)
+            digits_next_to_word = (before.isdigit() and after.isalnum()) or (
+                after.isdigit() and before.isalnum()
+            )
+            if both_spelled or digits_next_to_word:
+                continue
         out.append(t)
     return out
 

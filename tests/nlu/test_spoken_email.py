@@ -91,6 +91,9 @@ MORE_CASES = [
     ("alpha bravo charlie at example dot com", "abc@example.com"),
     ("lisa at example dot com all lower case", "lisa@example.com"),
     ("tom at acme dot com dot au", "tom@acme.com.au"),
+    ("hello at acme dot com", "hello@acme.com"),
+    ("how do i get emails that go to support at our company dot com", "support@ourcompany.com"),
+    ("john, two three, at gmail dot com", "john23@gmail.com"),
 ]
 
 
@@ -272,6 +275,11 @@ CORRECTIONS = [
     ("john@acme.com", "the part before the at is john twenty three", "john23@acme.com"),
     ("sara@acme.com", "no, sarah with an h at the end", "sarah@acme.com"),
     ("pat@acme.org", "it's dot com instead of dot org", "pat@acme.com"),
+    ("john@gmail.com", "no it is j o n", "jon@gmail.com"),
+    ("katherine.lee@acme.com", "k a t h r y n", "kathryn.lee@acme.com"),
+    ("ann.lee@acme.com", "anne with an e at the end", "anne.lee@acme.com"),
+    ("marc@acme.com", "mark with a k", "mark@acme.com"),
+    ("j_mils@acme.com", "j underscore mills", "j_mills@acme.com"),
 ]
 
 
