@@ -22,6 +22,11 @@ How the Stasis app / CallSession uses it::
     bridge = await client.create_bridge("mixing")
     await client.add_channel(bridge.id, [cid, em_id])
     rtp_host = await client.get_channel_var(em_id, "UNICASTRTP_LOCAL_ADDRESS")
+    # live-agent transfer: subscribe the agent leg's id first, or its StasisStart looks like a
+    # new call; Dial events (BUSY/NOANSWER) and ChannelDestroyed (17/19) come to the same sink
+    client.subscribe(agent_id, session.events)
+    await client.originate("PJSIP/agent100", channel_id=agent_id, app_args=["transfer", cid],
+                           variables={pjsip_header_var("X-Kayako-Case-Id"): case_id})
     ...
     await client.hangup(em_id); await client.destroy_bridge(bridge.id)  # ChannelGone is fine
     client.unsubscribe(cid); client.unsubscribe(em_id)
@@ -59,6 +64,7 @@ from ari_app.ari.errors import (
 )
 from ari_app.ari.models import AriEvent, Bridge, Channel, MalformedEvent, Playback, StasisStart, parse_event
 from ari_app.ari.router import EventRouter, EventSink
+from ari_app.ari.spec import AriSpec
 from ari_app.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -88,7 +94,7 @@ class AriClient:
         app: str,
         *,
         session: aiohttp.ClientSession | None = None,
-        spec: Any = None,
+        spec: AriSpec | None = None,
         request_timeout_s: float = 10.0,
         backoff_initial_s: float = 0.2,
         backoff_max_s: float = 10.0,

@@ -385,13 +385,13 @@ class AsteriskDouble:
     async def next_agent_leg(self, timeout: float = 3.0) -> AgentLeg:
         """The next channel the app originates (already-created, undecided ones first)."""
         for leg in self.agent_legs:
-            if leg.outcome is None and not getattr(leg, "_claimed", False):
-                leg._claimed = True  # type: ignore[attr-defined]
+            if leg.outcome is None and not leg.claimed:
+                leg.claimed = True
                 return leg
         future: asyncio.Future[AgentLeg] = asyncio.get_running_loop().create_future()
         self._agent_waiters.append(future)
         leg = await asyncio.wait_for(future, timeout)
-        leg._claimed = True  # type: ignore[attr-defined]
+        leg.claimed = True
         return leg
 
     # ---- events ---------------------------------------------------------------------------
@@ -686,8 +686,11 @@ class AsteriskDouble:
     async def _channels_hangup(self, ctx: _Ctx) -> Any:
         channel = self._channel(ctx)
         cause = HANGUP_REASON_CAUSE[ctx.p("reason", "normal") or "normal"]
-        if ctx.p("reason_code"):
-            cause = int(ctx.p("reason_code") or cause) if (ctx.p("reason_code") or "").isdigit() else cause
+        code = ctx.p("reason_code") or ""
+        if code:
+            if not code.isdigit():
+                raise AriReply(400, "Invalid reason for hangup provided")
+            cause = int(code)
         await self._destroy_channel(channel, cause)
         return None
 
@@ -813,7 +816,8 @@ class AsteriskDouble:
             {"type": "Dial", "peer": leg.channel.to_json(), "dialstring": dialstring, "dialstatus": ""},
         )
         for future in self._agent_waiters:
-            if not future.done():
+            if not future.done() and not leg.claimed:
+                leg.claimed = True
                 future.set_result(leg)
                 break
         self._agent_waiters = [f for f in self._agent_waiters if not f.done()]

@@ -262,6 +262,8 @@ class SimCall:
         """The caller presses a DTMF key: ChannelDtmfReceived."""
         if digit not in "0123456789ABCDE#*" or len(digit) != 1:
             raise ValueError(f"not a DTMF digit: {digit!r}")
+        if self.gone:
+            raise RuntimeError(f"channel {self.id} is gone")
         await self.double._emit_channel_event(
             "ChannelDtmfReceived", self.channel, digit=digit, duration_ms=duration_ms
         )
@@ -315,6 +317,7 @@ class AgentLeg(SimCall):
         self.app_args = list(app_args)
         self.timeout_s = timeout_s
         self.outcome: str | None = None  # "answer" | "busy" | "no_answer"
+        self.claimed = False  # handed to a test by AsteriskDouble.next_agent_leg
         self._timeout_task: asyncio.Task[None] | None = None
 
     @property
