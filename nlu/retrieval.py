@@ -1,0 +1,143 @@
+"""Answer, clarify or escalate: the decision on top of the KB index's ranked candidates.
+
+Owns the thresholds (calibrated with `nlu.calibrate` on the dev set, numbers in its docstring)
+and the clarify question. Relies on two signals that hold across KBs: the embedding cosine of the
+best article line (all-MiniLM-L6-v2: on-topic caller questions score ~0.5-0.8, off-topic ~0.2-0.5)
+and the IDF-weighted share of the caller's content words that the best article contains (a
+question about a thing the KB never mentions - "HubSpot", "crypto" - leaves heavy words uncovered).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One article's scoring features for one query (built by `KbIndex.candidates`)."""
+
+    article_id: int
+    title: str
+    rrf: float
+    bm25: float
+    bm25_rel: float
+    cosine: float
+    bm25_rank: int
+    cosine_rank: int
+    coverage: float
+    missing: float
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Calibrated decision numbers; defaults come from `nlu.calibrate` on the dev set."""
+
+    rrf_k: float = 10.0
+    use_cosine: bool = True
+    cosine_weight: float = 0.7  # score = w * cosine + (1 - w) * coverage
+    answer_min: float = 0.40
+    clarify_min: float = 0.40
+    margin_min: float = 0.07
+    missing_max: float = 1e9  # kept for operators; the dev calibration found no gain from it
+    followup_cosine_weight: float = 0.6
+    followup_min: float = 0.38
+    followup_min_lexical: float = 0.5
+    followup_second_gap: float = 0.05
+
+    @classmethod
+    def bm25_only(cls) -> Thresholds:
+        return cls(use_cosine=False, cosine_weight=0.0, answer_min=0.75, clarify_min=0.6)
+
+    def score(self, c: Candidate) -> float:
+        if not self.use_cosine:
+            return max(0.0, min(1.0, 0.5 * c.coverage + 0.5 * c.bm25_rel))
+        return max(0.0, min(1.0, self.cosine_weight * c.cosine + (1.0 - self.cosine_weight) * c.coverage))
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    decision: str  # "answer" | "clarify" | "escalate"
+    best: Any  # nlu.kb_index.Hit | None (typed loosely to avoid an import cycle)
+    alternatives: tuple[Any, ...]
+    confidence: float
+    clarify_question: str = ""
+
+
+_LEADING_VERBS = re.compile(r"^(?:how to |how do i )", re.IGNORECASE)
+
+
+def _option_phrase(title: str) -> str:
+    """A title as something a caller would say: 'Reset your password' -> 'resetting your password'."""
+    text = re.sub(r"\s*\([^)]*\)", "", title).strip().rstrip(".?!")
+    text = _LEADING_VERBS.sub("", text)
+    words = text.split()
+    if not words:
+        return title
+    first = words[0].lower()
+    if first in ("i", "my", "your", "a", "an", "the") or not first.isalpha():
+        return "the problem: " + text[0].lower() + text[1:] if first == "i" else text[0].lower() + text[1:]
+    gerund = _gerund(first)
+    if gerund and len(words) > 2 and words[1].lower() == "or" and _gerund(words[2].lower()):
+        gerund = f"{gerund} or {_gerund(words[2].lower())}"  # "Upgrade or downgrade your plan"
+        words = words[2:]
+    rest = " ".join(words[1:])
+    return f"{gerund} {rest}".strip() if gerund else text[0].lower() + text[1:]
+
+
+_VERB_ENDINGS = {
+    "set": "setting", "get": "getting", "stop": "stopping", "log": "logging", "sign": "signing",
+    "reset": "resetting", "cancel": "cancelling", "submit": "submitting", "plan": "planning",
+}  # fmt: skip
+
+
+def _gerund(verb: str) -> str:
+    """Only for words that look like imperative verbs heading a how-to title."""
+    if verb in _VERB_ENDINGS:
+        return _VERB_ENDINGS[verb]
+    known = (
+        "reset", "turn", "update", "download", "upgrade", "cancel", "invite", "connect", "authenticate",
+        "fix", "choose", "create", "export", "delete", "send", "check", "assign", "add", "change", "remove",
+        "enable", "disable", "manage", "use", "move", "find", "open", "edit", "install", "configure",
+        "import", "merge", "view", "share", "block", "track", "verify", "restore", "unlock", "schedule", "downgrade",
+    )  # fmt: skip
+    if verb not in known:
+        return ""
+    if verb.endswith("e") and not verb.endswith("ee"):
+        return verb[:-1] + "ing"
+    return verb + "ing"
+
+
+def clarify_question(first_title: str, second_title: str) -> str:
+    return f"Just to check, is this about {_option_phrase(first_title)}, or {_option_phrase(second_title)}?"
+
+
+def decide(
+    candidates: Sequence[Candidate],
+    thresholds: Thresholds,
+    to_hit: Callable[[Candidate], Any],
+) -> Retrieval:
+    """Answer when the best article is confident and clearly ahead, clarify when two are close, else escalate."""
+    if not candidates:
+        return Retrieval("escalate", None, (), 0.0)
+    best = candidates[0]
+    best_score = thresholds.score(best)
+    best_hit = to_hit(best)
+    if best.missing > thresholds.missing_max:
+        return Retrieval("escalate", best_hit, (), best_score * 0.5)
+    second = candidates[1] if len(candidates) > 1 else None
+    second_score = thresholds.score(second) if second is not None else 0.0
+    margin = best_score - second_score
+    if best_score >= thresholds.answer_min and margin >= thresholds.margin_min:
+        return Retrieval("answer", best_hit, (), best_score)
+    if (
+        second is not None
+        and margin < thresholds.margin_min
+        and best_score >= thresholds.clarify_min
+        and second_score >= thresholds.clarify_min
+    ):
+        question = clarify_question(best.title, second.title)
+        return Retrieval("clarify", best_hit, (best_hit, to_hit(second)), best_score, question)
+    return Retrieval("escalate", best_hit, (), best_score)

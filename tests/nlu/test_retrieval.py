@@ -1,0 +1,123 @@
+"""Decisions and follow-ups on the dev KB with the real MiniLM model (loaded once per module)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlu.embedder import SentenceEmbedder, default_model_dir
+from nlu.kb import articles_from_json
+from nlu.kb_index import KbIndex
+from nlu.retrieval import Candidate, Thresholds, clarify_question, decide
+
+DEV = Path("/work/shared/data/dev/kb_articles.json")
+pytestmark = pytest.mark.skipif(not DEV.exists(), reason="dev data not present")
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceEmbedder:
+    return SentenceEmbedder(default_model_dir())
+
+
+@pytest.fixture(scope="module")
+def index(embedder: SentenceEmbedder, tmp_path_factory: pytest.TempPathFactory) -> KbIndex:
+    idx = KbIndex(str(tmp_path_factory.mktemp("kb") / "kb.db"), embedder)
+    idx.upsert(articles_from_json(json.loads(DEV.read_text())))
+    return idx
+
+
+def test_embedder_rows_are_unit_length(embedder: SentenceEmbedder) -> None:
+    vectors = embedder.encode(["reset my password", "hello"])
+    assert vectors.shape == (2, 384) and vectors.dtype.name == "float32"
+    assert abs(float((vectors**2).sum(axis=1)[0]) - 1.0) < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("text", "article"),
+    [
+        (
+            "hi yeah um so i forgot my pass word and now i can't get into northwind at all how do i reset it",
+            1001,
+        ),
+        ("where do i make an a p i key", 1023),
+        ("Is Northwind down right now nothing is loading for me?", 1031),
+        ("Yeah hi how do I cancel our Northwind subscription?", 1011),
+        ("How do we get new tickets to post into our Slack channel?", 1021),
+    ],
+)
+def test_clear_questions_are_answered(index: KbIndex, text: str, article: int) -> None:
+    result = index.decide(text)
+    assert result.decision == "answer"
+    assert result.best.article_id == article
+    assert result.confidence > 0.4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Um can we pay for Northwind with crypto like Bitcoin or something?",
+        "We're moving over from Zendesk can we bring all our old tickets into Northwind?",
+        "do you guys have any kind of discount for nonprofits we're a small charity",
+        "Hang on a sec let me grab my laptop.",
+    ],
+)
+def test_off_kb_questions_escalate(index: KbIndex, text: str) -> None:
+    assert index.decide(text).decision == "escalate"
+
+
+def test_search_ranks_with_both_signals(index: KbIndex) -> None:
+    hits = index.search("Our script keeps getting four twenty nine errors from your api", k=3)
+    assert {h.article_id for h in hits[:2]} >= {1024} or hits[0].article_id in (1023, 1024)
+    assert hits[0].bm25 > 0 and 0 < hits[0].cosine <= 1
+    assert hits == sorted(hits, key=lambda h: -h.score)
+
+
+def test_clarify_when_two_articles_are_close() -> None:
+    th = Thresholds()
+    a = Candidate(1001, "Reset your password", 0.1, 5.0, 1.0, 0.6, 0, 0, 0.8, 1.0)
+    b = Candidate(
+        1002, "Reset another agent's password or unlock their account", 0.1, 4.9, 0.98, 0.6, 1, 1, 0.78, 1.0
+    )
+    result = decide([a, b], th, lambda c: c.article_id)
+    assert result.decision == "clarify"
+    assert result.alternatives == (1001, 1002)
+    assert "resetting your password" in result.clarify_question
+    assert "resetting another agent's password" in result.clarify_question
+
+
+def test_far_apart_candidates_answer_and_weak_ones_escalate() -> None:
+    th = Thresholds()
+    strong = Candidate(1, "Connect Slack", 0.1, 5.0, 1.0, 0.75, 0, 0, 1.0, 0.0)
+    weak = Candidate(2, "Connect Salesforce", 0.05, 1.0, 0.2, 0.3, 1, 1, 0.2, 9.0)
+    assert decide([strong, weak], th, lambda c: c.article_id).decision == "answer"
+    assert decide([weak], th, lambda c: c.article_id).decision == "escalate"
+    assert decide([], th, lambda c: c.article_id).decision == "escalate"
+
+
+def test_clarify_question_from_titles_is_general() -> None:
+    q = clarify_question("Upgrade or downgrade your plan", "Cancel your subscription")
+    assert (
+        q
+        == "Just to check, is this about upgrading or downgrading your plan, or cancelling your subscription?"
+    )
+
+
+def test_followups_answer_from_the_same_article(index: KbIndex) -> None:
+    link = index.answer_followup(1001, "how long is the reset link valid?") or ""
+    assert "60 minutes" in link
+    name = index.answer_followup(1029, "and can it put the customer's name in it?") or ""
+    assert "name" in name.lower()
+    assert index.answer_followup(1001, "can we pay for it with bitcoin") is None
+    assert index.answer_followup(424242, "anything") is None
+
+
+def test_index_reopens_without_re_embedding(
+    index: KbIndex, embedder: SentenceEmbedder, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "kb.db")
+    first = KbIndex(db, embedder)
+    first.upsert(index.articles()[:3])
+    first.close()
+    second = KbIndex(db, embedder)
+    assert second.decide("i forgot my password").best.article_id == 1001
+    second.close()
