@@ -10,7 +10,7 @@ resolution: an edit in the same second as the last sync is fetched again, never 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,11 +45,11 @@ async def fetch_published_articles(
     if updated_since and since is None:
         raise ValueError(f"updated_since must be an ISO-8601 timestamp, got {updated_since!r}")
     if since is None:
-        articles = await client.list_articles(published_only=True)
+        everything = await client.list_articles(published_only=True)
         if on_progress:
-            on_progress(len(articles), len(articles))
-        ids = frozenset(a.id for a in articles)
-        return KbFetch(articles, ids, True, _newest(a.updated_at for a in articles))
+            on_progress(len(everything), len(everything))
+        ids = frozenset(a.id for a in everything)
+        return KbFetch(everything, ids, True, _newest(a.updated_at for a in everything))
 
     stamps = await client.list_article_stamps()
     published = [(i, u) for i, status, u in stamps if status == "PUBLISHED"]
@@ -70,9 +70,9 @@ async def fetch_published_articles(
     return KbFetch(articles, frozenset(i for i, _ in published), False, newest or updated_since)
 
 
-def _newest(stamps: object) -> str | None:
+def _newest(stamps: Iterable[str]) -> str | None:
     best: tuple[datetime, str] | None = None
-    for stamp in stamps:  # type: ignore[attr-defined]
+    for stamp in stamps:
         when = _when(str(stamp))
         if when is not None and (best is None or when > best[0]):
             best = (when, str(stamp))

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,7 +80,9 @@ class KayakoTransport:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.options = options
-        verify: bool | str = options.ca_bundle if options.ca_bundle else options.verify_tls
+        verify: bool | ssl.SSLContext = options.verify_tls
+        if options.ca_bundle:
+            verify = ssl.create_default_context(cafile=options.ca_bundle)  # raises if the file is unusable
         self._http = httpx.AsyncClient(
             base_url=options.url.rstrip("/"),
             timeout=httpx.Timeout(options.timeout_s),
@@ -282,7 +285,7 @@ def _decode(reply: httpx.Response, *, write: bool) -> dict[str, Any]:
         raise BadReply(msg, status=status, maybe_committed=write and status < 400)
     try:
         envelope = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BadReply(
             f"Kayako replied {status} with malformed JSON ({exc.msg} at char {exc.pos} of {len(text)})",
             status=status,

@@ -8,6 +8,7 @@ outage). See kayako-api.md §8 for the behaviours it reproduces.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,14 @@ class SimulatorHandle:
     """A running simulator; stop it with `await handle.stop()`."""
 
     def __init__(
-        self, runner: web.AppRunner, api: SimApi, host: str, port: int, email: str, password: str
+        self,
+        runner: web.AppRunner,
+        api: SimApi,
+        host: str,
+        port: int,
+        email: str,
+        password: str,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._runner = runner
         self._site: web.TCPSite | None = None
@@ -35,19 +43,20 @@ class SimulatorHandle:
         self.agent_email = email
         self.agent_password = password
         self._outage_task: asyncio.Task[None] | None = None
+        self._ssl = ssl_context
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._ssl else 'http'}://{self.host}:{self.port}"
 
     async def start_listener(self) -> None:
         if self._site is not None:
             return
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, ssl_context=self._ssl)
         await site.start()
         server = site._server  # the bound port when 0 was asked for
         if self.port == 0 and server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._site = site
 
     async def stop_listener(self) -> None:
@@ -98,6 +107,7 @@ async def start_simulator(
     agent_password: str = "northwind",
     database: str = ":memory:",
     faults: Faults | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> SimulatorHandle:
     """Seed a store, start the HTTP server and return its handle (port 0: pick a free one)."""
     store = SimStore(database)
@@ -106,6 +116,6 @@ async def start_simulator(
     app, api = build_app(store, faults or Faults())
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
-    handle = SimulatorHandle(runner, api, host, port, agent_email, agent_password)
+    handle = SimulatorHandle(runner, api, host, port, agent_email, agent_password, ssl_context)
     await handle.start_listener()
     return handle

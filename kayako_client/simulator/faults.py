@@ -114,9 +114,8 @@ def fault_middleware(faults: Faults, on_expire: Any) -> Any:
             and isinstance(response, web.Response)
             and response.content_type == "application/json"
         ):
-            response = web.json_response(
-                _with_extras(json.loads(bytes(response.body or b"{}"))), status=response.status
-            )  # type: ignore[arg-type]
+            raw = response.text or "{}"
+            response = web.json_response(_with_extras(json.loads(raw)), status=response.status)
         if isinstance(response, web.Response) and faults.take("truncated_json_count") and response.body:
             body = bytes(response.body)  # type: ignore[arg-type]
             return web.Response(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,9 +186,9 @@ class SimStore:
         items = json.loads(Path(articles_path).read_text(encoding="utf-8"))
         if not isinstance(items, list):
             raise ValueError(f"{articles_path}: expected a JSON list of articles")
-        when = iso(datetime.now(UTC) - timedelta(days=1))
-        for item in items:
-            self.put_article(item, when=str(item.get("updated_at") or when))
+        start = datetime.now(UTC) - timedelta(days=1)
+        for n, item in enumerate(items):  # one minute apart, like articles edited over time
+            self.put_article(item, when=str(item.get("updated_at") or iso(start + timedelta(minutes=n))))
         return len(items)
 
     def put_article(self, item: dict[str, Any], when: str | None = None) -> int:
@@ -345,7 +344,3 @@ class SimStore:
             "users": int(self.one("SELECT COUNT(*) AS n FROM users")["n"]),  # type: ignore[index]
             "articles": int(self.one("SELECT COUNT(*) AS n FROM articles")["n"]),  # type: ignore[index]
         }
-
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -192,7 +192,10 @@ async def test_session_csrf_and_wire_rules(sim: SimulatorHandle) -> None:
             json={"subject": "s", "contents": "c", "channel": "MAIL", "requester_id": 1},
             headers=head | {"X-CSRF-Token": token},
         )
-        assert mail.json()["errors"][0] == mail.json()["errors"][0] | {"code": "FIELD_INVALID", "parameter": "channel"}
+        assert mail.json()["errors"][0] == mail.json()["errors"][0] | {
+            "code": "FIELD_INVALID",
+            "parameter": "channel",
+        }
         lean = await http.get(f"{api}/articles?fields=id,status,updated_at&limit=2", headers=head)
         assert set(lean.json()["data"][0]) == {"id", "status", "updated_at", "resource_type"}
         assert (await http.get(f"{api}/me", headers=head | {"Accept": "text/html"})).status_code == 406
