@@ -1,0 +1,323 @@
+"""faster-whisper (CTranslate2) speech-to-text, tuned for short telephone turns on two cores.
+
+Owns decoding with a Whisper model directory (see media.models), the background pre-decode
+while the caller speaks, and the guards against Whisper's hallucinations.
+
+Facts this relies on (measured on tiny.en, int8, 2 shared cores):
+- faster-whisper's own `transcribe` pads every input to a 30 s window; the encoder then costs
+  about 620 ms whatever the utterance length. CTranslate2's Whisper encoder also accepts
+  fewer mel frames, so the utterance is encoded with only 0.5 s of trailing silence (at least
+  2 s in all): ~60-110 ms for a 4 s utterance, with the same words. Decoding is then done with
+  `generate` directly: greedy (beam 1), no timestamps, English, no temperature fallback.
+- Each generated token costs ~8 ms, so a final decode of a 4 s turn is ~200 ms. While the
+  caller speaks, the audio so far is decoded in the background every `step_s` of new audio
+  and as soon as 200 ms of silence follow speech; end of turn comes 300-600 ms after the last
+  voiced frame, so at `finish` the last pre-decode usually already covers all voiced audio and
+  is the result (only waiting for it, if it is still running). Otherwise one final decode runs.
+- On such a short window Whisper often repeats the utterance until the token limit ("No. No.
+  No."); the token limit is 8 + 5 per second of audio and a text that is one phrase repeated
+  is collapsed to one copy (a caller's "no, no" becomes "no", which means the same).
+- Whisper invents text on silence and noise ("Thank you.", "you"). Guards: near-silent or very
+  short audio and audio where Silero VAD finds under 100 ms of speech are never decoded; a
+  result with no_speech_prob > 0.6 and avg_logprob < -1, avg_logprob < -1.6, a compression
+  ratio over 2.4 (loops), or a known filler phrase without confident speech becomes "" with
+  confidence 0. Confidence = exp(avg_logprob) * (1 - no_speech_prob).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from media.stt import SAMPLE_RATE, SttError, Transcript, pcm_to_float
+from media.vad import FRAME_BYTES, SileroVad, speech_probs
+
+logger = logging.getLogger(__name__)
+
+MIN_AUDIO_S = 0.15
+SILENT_PEAK = 10 ** (-50 / 20)  # peak under -50 dBFS: nothing was said
+MIN_SPEECH_MS = 100
+PAD_S = 0.5
+MIN_WINDOW_S = 2.0
+MAX_CHUNK_S = 28.0
+_VAD_THRESHOLD = 0.5
+_WINDOW_MS = 32  # Silero window at 16 kHz
+HALLUCINATIONS = {
+    "thank you",
+    "thank you very much",
+    "thanks for watching",
+    "thank you for watching",
+    "thanks for listening",
+    "please subscribe",
+    "you",
+    "bye",
+    "so",
+}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    confidence: float
+    avg_logprob: float
+    no_speech_prob: float
+
+
+SILENT = Decoded("", 0.0, -math.inf, 1.0)
+
+
+def _normalized(text: str) -> str:
+    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
+
+
+def collapse_loop(text: str) -> str:
+    """Whisper on a short encoder window tends to repeat the whole utterance ("No. No. No.").
+    If the words are one phrase repeated (the last copy possibly cut off by the token limit),
+    keep one copy. A phrase counts when it ends a sentence and repeats at least two words,
+    or when it is repeated in full at least twice."""
+    words = text.split()
+    norm = [_normalized(w) for w in words]
+    for size in range(1, len(words)):
+        unit = norm[:size]
+        if not all(norm[i] == unit[i % size] for i in range(len(norm))):
+            continue
+        extra = len(words) - size
+        ends_sentence = words[size - 1][-1:] in ".?!"
+        if extra >= 2 * size or (ends_sentence and extra >= min(2, size)):
+            return " ".join(words[:size])
+    return text
+
+
+def speech_ms(samples: np.ndarray) -> float:
+    """Milliseconds of speech Silero VAD finds in a whole utterance."""
+    return float(np.count_nonzero(speech_probs(samples) >= _VAD_THRESHOLD) * _WINDOW_MS)
+
+
+class FasterWhisperStt:
+    name = "faster-whisper"
+
+    def __init__(
+        self, model_dir: Path, threads: int = 2, label: str = "", step_s: float = 0.8, pause_ms: int = 200
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub
+        try:
+            from faster_whisper import WhisperModel
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
+        except ImportError as exc:
+            raise SttError("faster-whisper is not installed") from exc
+        if not (Path(model_dir) / "tokenizer.json").is_file():
+            raise SttError(f"{model_dir} has no tokenizer.json; refusing to let faster-whisper download one")
+        try:
+            self._model = WhisperModel(
+                str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise SttError(f"Whisper model {model_dir} cannot load: {exc}") from exc
+        self.model = label or str(model_dir)
+        self.step_s = step_s
+        self.pause_ms = pause_ms
+        self._tokenizer = Tokenizer(
+            self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language="en"
+        )
+        self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper-predecode")
+
+    # -- whole utterances -----------------------------------------------------------------
+
+    def transcribe(self, pcm: bytes) -> Transcript:
+        started = time.perf_counter()
+        samples = pcm_to_float(pcm)
+        result = self.decode(samples, check_speech=True)
+        return Transcript(
+            text=result.text,
+            confidence=result.confidence,
+            duration_s=samples.size / SAMPLE_RATE,
+            decode_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def stream(self) -> WhisperStream:
+        return WhisperStream(self)
+
+    def close(self) -> None:
+        self._background.shutdown(wait=False, cancel_futures=True)
+
+    # -- decoding -------------------------------------------------------------------------
+
+    def decode(self, samples: np.ndarray, check_speech: bool) -> Decoded:
+        """Decode float32 16 kHz samples, guarded against hallucinations; raises SttError on engine failure."""
+        if samples.size < MIN_AUDIO_S * SAMPLE_RATE or float(np.max(np.abs(samples))) < SILENT_PEAK:
+            return SILENT
+        if check_speech and speech_ms(samples) < MIN_SPEECH_MS:
+            return SILENT
+        chunk = int(MAX_CHUNK_S * SAMPLE_RATE)
+        parts = [self._decode_window(samples[i : i + chunk]) for i in range(0, samples.size, chunk)]
+        parts = [p for p in parts if p.text]
+        if not parts:
+            return SILENT
+        text = " ".join(p.text for p in parts)
+        return Decoded(
+            text=text,
+            confidence=min(p.confidence for p in parts),
+            avg_logprob=min(p.avg_logprob for p in parts),
+            no_speech_prob=max(p.no_speech_prob for p in parts),
+        )
+
+    def _decode_window(self, samples: np.ndarray) -> Decoded:
+        import ctranslate2
+
+        duration = samples.size / SAMPLE_RATE
+        total = max(samples.size + int(PAD_S * SAMPLE_RATE), int(MIN_WINDOW_S * SAMPLE_RATE))
+        padded = np.zeros(total, dtype=np.float32)
+        padded[: samples.size] = samples
+        features = self._model.feature_extractor(padded, padding=0)
+        frames = min(3000, features.shape[1] - features.shape[1] % 2)
+        features = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
+        max_length = min(448, len(self._prompt) + 8 + int(5 * duration))
+        try:
+            encoded = self._model.model.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
+            (result,) = self._model.model.generate(
+                encoded,
+                [self._prompt],
+                beam_size=1,
+                max_length=max_length,
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=self._suppress,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise SttError(f"Whisper decoding failed: {exc}") from exc
+        ids = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        text = self._tokenizer.decode(ids).strip()
+        avg_logprob = float(result.scores[0]) if result.scores else -math.inf
+        no_speech = float(result.no_speech_prob)
+        return self._guard(text, avg_logprob, no_speech)
+
+    @staticmethod
+    def _guard(text: str, avg_logprob: float, no_speech: float) -> Decoded:
+        text = collapse_loop(text)
+        norm = _normalized(text)
+        reason = ""
+        if not norm:
+            reason = "no words"
+        elif no_speech > 0.6 and avg_logprob < -1.0:
+            reason = "no speech"
+        elif avg_logprob < -1.6:
+            reason = "unlikely text"
+        elif len(text) > 24 and len(text) / max(1, len(zlib.compress(text.encode()))) > 2.4:
+            reason = "repetition loop"
+        elif norm in HALLUCINATIONS and (no_speech > 0.2 or avg_logprob < -0.6):
+            reason = "filler phrase without confident speech"
+        if reason:
+            logger.debug("Whisper output %r dropped: %s", text, reason)
+            return Decoded("", 0.0, avg_logprob, no_speech)
+        confidence = math.exp(min(0.0, avg_logprob)) * (1.0 - no_speech)
+        return Decoded(text, round(max(0.0, min(1.0, confidence)), 4), avg_logprob, no_speech)
+
+
+class WhisperStream:
+    """One caller turn: audio is buffered and pre-decoded in the background while it grows."""
+
+    def __init__(self, engine: FasterWhisperStt, max_s: float = 60.0) -> None:
+        self._engine = engine
+        self._audio = bytearray()
+        self._max_bytes = int(max_s * SAMPLE_RATE) * 2
+        self._vad = SileroVad()
+        self._vad_offset = 0  # bytes of _audio already scored by the VAD
+        self._speech_frames = 0
+        self._voiced_end = 0  # byte offset just after the last speech frame
+        self._silent_frames = 0
+        self._submitted_end = 0
+        self._future: Future[Decoded] | None = None
+        self._future_end = 0
+        self._done: tuple[int, Decoded] | None = None
+        self._reported = ""
+        self._lock = threading.Lock()
+        self._finished = False
+
+    def accept(self, pcm: bytes) -> str | None:
+        if self._finished:
+            raise SttError("this STT stream is finished; start a new one")
+        if len(pcm) % 2:
+            raise SttError(f"PCM must be whole 16-bit samples; got {len(pcm)} bytes (odd)")
+        room = self._max_bytes - len(self._audio)
+        if len(pcm) > room:
+            logger.warning(
+                "STT stream is full (%d s); %d bytes dropped", self._max_bytes // 32000, len(pcm) - room
+            )
+            pcm = pcm[: max(room, 0)]
+        self._audio += pcm
+        self._score_frames()
+        self._collect()
+        self._maybe_submit()
+        if self._done and self._done[1].text != self._reported:
+            self._reported = self._done[1].text
+            return self._reported
+        return None
+
+    def finish(self) -> Transcript:
+        started = time.perf_counter()
+        self._finished = True
+        if self._future is not None:
+            self._collect(wait=True)
+        duration = len(self._audio) / (2 * SAMPLE_RATE)
+        if self._speech_frames * 20 < MIN_SPEECH_MS:
+            result = SILENT
+        elif self._done is not None and self._done[0] >= self._voiced_end:
+            result = self._done[1]
+        else:
+            result = self._engine.decode(pcm_to_float(bytes(self._audio)), check_speech=False)
+        return Transcript(
+            text=result.text,
+            confidence=result.confidence,
+            duration_s=duration,
+            decode_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _score_frames(self) -> None:
+        while self._vad_offset + FRAME_BYTES <= len(self._audio):
+            frame = bytes(self._audio[self._vad_offset : self._vad_offset + FRAME_BYTES])
+            self._vad_offset += FRAME_BYTES
+            if self._vad.speech_prob(frame) >= _VAD_THRESHOLD:
+                self._speech_frames += 1
+                self._voiced_end = self._vad_offset
+                self._silent_frames = 0
+            else:
+                self._silent_frames += 1
+
+    def _collect(self, wait: bool = False) -> None:
+        future = self._future
+        if future is None or (not wait and not future.done()):
+            return
+        self._future = None
+        try:
+            self._done = (self._future_end, future.result())
+        except SttError as exc:
+            logger.warning("background Whisper pre-decode failed; the final decode will retry: %s", exc)
+
+    def _maybe_submit(self) -> None:
+        if self._future is not None or self._speech_frames * 20 < MIN_SPEECH_MS:
+            return
+        covered = self._done[0] if self._done else 0
+        if self._voiced_end <= covered:
+            return
+        new_audio_s = (len(self._audio) - self._submitted_end) / (2 * SAMPLE_RATE)
+        paused = self._silent_frames * 20 >= self._engine.pause_ms
+        if new_audio_s < self._engine.step_s and not paused:
+            return
+        audio = pcm_to_float(bytes(self._audio))
+        self._submitted_end = self._future_end = len(self._audio)
+        self._future = self._engine._background.submit(self._engine.decode, audio, False)
