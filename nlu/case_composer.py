@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from nlu import intents
-from nlu.case import CaseDraft
+from nlu.case import CaseDraft, Topic
 
 if TYPE_CHECKING:
     from nlu.dialogue import Dialogue
@@ -73,7 +73,7 @@ def issue_phrase(question: str) -> str:
 
 
 def compose_case(d: Dialogue, at: float) -> CaseDraft:
-    topics = d.topic_records()
+    topics = d.topic_records() or [Topic(question="(the caller did not state an issue)", outcome="abandoned")]
     if d.escalated:
         outcome = "escalated"
     elif any(t.outcome == "resolved" for t in topics):

@@ -292,7 +292,7 @@ class Dialogue:
     # ------------------------------------------------------------------ states
     def _in_question(self, at: float, text: str) -> list[DialogueAction]:
         esc = intents.wants_escalation(text)
-        if esc is not None and not self._has_kb_question(text, esc.reason):
+        if esc is not None:
             self._new_topic(text)
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
         talk = intents.smalltalk(text)
@@ -301,12 +301,6 @@ class Dialogue:
         if intents.nothing_else(text) and self.topics:
             return self._wrap_up(at)
         return self._answer_new_question(at, text, escalation=esc)
-
-    def _has_kb_question(self, text: str, reason: str) -> bool:
-        """A request for a person that also asks a clear KB question is answered first? No:
-        a caller who asks for a person gets one. Only mild phrasings ("open a ticket") with a
-        strong KB answer are answered, so the caller is not escalated for a solved question."""
-        return False
 
     def _answer_new_question(
         self, at: float, text: str, escalation: intents.Escalation | None = None
@@ -386,30 +380,16 @@ class Dialogue:
             if w in ws and w != "one" and idx < len(self._clarify):
                 return self._clarify[idx].article_id
         scores: list[tuple[float, int]] = []
+        common = _COMMON_WORDS
+        titles = {h.article_id: set(intents.words(h.title)) - common for h in self._clarify}
         for hit in self._clarify:
             art = self.kb.article(hit.article_id)
-            vocab = set(intents.words(hit.title))
+            vocab = set(titles[hit.article_id])
             if art is not None:
-                vocab |= set(intents.words(" ".join(art.tags)))
-            own = set(intents.words(hit.title)) - _distinct_vocab(self._clarify, hit, self.kb)
-            common = {
-                "the",
-                "a",
-                "an",
-                "your",
-                "my",
-                "to",
-                "of",
-                "or",
-                "and",
-                "in",
-                "on",
-                "for",
-                "it",
-                "is",
-                "i",
-            }
-            overlap = len((ws & vocab) - common) + 2 * len((ws & own) - common)
+                vocab |= set(intents.words(" ".join(art.tags))) - common
+            others = set().union(*(t for aid, t in titles.items() if aid != hit.article_id))
+            own = titles[hit.article_id] - others  # words that tell this article from the others
+            overlap = len(ws & vocab) + 2 * len(ws & own)
             scores.append((overlap, hit.article_id))
         scores.sort(reverse=True)
         if scores and scores[0][0] > 0 and (len(scores) == 1 or scores[0][0] > scores[1][0]):
@@ -584,7 +564,7 @@ class Dialogue:
                     at, f"I have you as {d.known_name}, with the email {spelled}. Is that still right?"
                 )
             ]
-        if not d.name and self._name_asks < MAX_NAME_ASKS:
+        if not d.name and self._name_asks < MAX_NAME_ASKS and self._email_purpose != "wrapup":
             self.state = "name"
             self._name_asks += 1
             return [self._say(at, "ask_name" if self._name_asks == 1 else "ask_name_again")]
@@ -722,32 +702,28 @@ class Dialogue:
     def _in_confirm_email(self, at: float, text: str) -> list[DialogueAction]:
         d = self.details
         yn = intents.yes_no(text)
-        corrected = apply_email_correction(d.email, text) if yn != "yes" else None
+        corrected = None if yn == "yes" else apply_email_correction(d.email, text)
+        if corrected is None and yn is None:
+            parsed = parse_spoken_email(text)
+            if parsed.valid and parsed.address != d.email:
+                corrected = parsed.address  # the caller simply said the address again
+        if corrected is None and yn is None:
+            if intents.sounds_solved(text) or intents.norm(text) in (
+                " it is ",
+                " that is it ",
+                " that's it ",
+            ):
+                yn = "yes"
+            else:
+                return [self._say(at, "confirm_yes_no")]
         if yn == "yes" and corrected is None:
             d.email_confirmed = True
             return self._next_detail(at)
-        if yn is None and corrected is None:
-            parsed = parse_spoken_email(text)
-            if parsed.valid and parsed.address != d.email:
-                corrected = parsed.address
-        if yn is None and corrected is None:
-            if intents.sounds_solved(text) or text.lower().strip(" .!") in (
-                "it is",
-                "that is it",
-                "that's it",
-            ):
-                d.email_confirmed = True
-                return self._next_detail(at)
-            return [self._say(at, "confirm_yes_no")]
-        # a failed confirmation
+        # a failed confirmation, with or without a correction
         self._email_fails += 1
-        if corrected and corrected != d.email:
+        if corrected:
             d.email = corrected
-        if self._email_fails >= MAX_EMAIL_CONFIRM_FAILS and not (corrected and yn != "no" and False):
-            if corrected:
-                # one more read-back of the corrected address is fair; a third "no" keeps the guess
-                if self._email_fails == MAX_EMAIL_CONFIRM_FAILS:
-                    return self._read_back_email(at)
+        if self._email_fails >= MAX_EMAIL_CONFIRM_FAILS:
             d.email_uncertain = True
             return [self._say(at, "email_uncertain")] + self._next_detail_after_email(at)
         if corrected:
@@ -835,6 +811,34 @@ class Dialogue:
 
 
 # ---------------------------------------------------------------------- small pure helpers
+_COMMON_WORDS = {
+    "the",
+    "a",
+    "an",
+    "your",
+    "my",
+    "to",
+    "of",
+    "or",
+    "and",
+    "in",
+    "on",
+    "for",
+    "it",
+    "is",
+    "i",
+    "how",
+    "do",
+    "what",
+    "with",
+    "you",
+    "can",
+    "about",
+    "this",
+    "that",
+}
+
+
 def _norm_fact(text: str) -> str:
     return " ".join(intents.words(text))[:200]
 

@@ -1,0 +1,479 @@
+"""`VoiceSession`: one call's voice loop. RTP in -> turn-taking -> STT -> `Dialogue` -> TTS -> RTP out.
+
+Independent of ARI: any RTP peer can drive it (the Asterisk test double, a SIPp scenario, the
+voice evaluation). The call's owner (`CallSession`, or an evaluation) gets the case, transfer
+and hang-up through callbacks.
+
+Facts it relies on:
+- The playout clock lives in `RtpEndpoint` (one packet per 20 ms); a cached prompt is queued
+  at once, so its first frame goes out at the next 20 ms slot after the decision.
+- Whisper decoding and speech synthesis are CPU-bound (tens to hundreds of ms): they run in
+  the shared bounded `InferencePool`, never on the event loop, so RTP of other calls keeps
+  its 20 ms pace. VAD runs on the loop (Silero: ~0.1 ms a frame, WebRTC: ~20 us).
+- Decoding starts while the caller still speaks (`SttStream.accept` every ~0.5 s of new
+  audio), so at the end of the turn only the tail is left.
+- Voice-to-voice latency per turn = first agent frame sent - last voiced caller frame
+  received, both on `time.monotonic()`; parts: end-of-turn wait, STT tail, decide, TTS.
+- Replies are synthesized and queued sentence by sentence: the caller hears the first
+  sentence while the next is being synthesized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ari_app.logs import log_event
+from ari_app.store import TurnTiming
+from media.audio_cache import AudioCache
+from media.codecs import codec_for
+from media.rtp_endpoint import PlayoutEvent, RtpEndpoint
+from media.stt import SttEngine, SttStream, Transcript
+from media.tts import TtsEngine
+from media.turns import BargeInDetected, SpeechStarted, TurnDetector, TurnEnded, TurnSettings
+from media.vad import make_vad
+from nlu.case import CaseDraft
+from nlu.dialogue import Dialogue, DialogueConfig, KnowledgeBase
+from nlu.events import (
+    AgentFinishedSpeaking,
+    BargeIn,
+    CallerHungUp,
+    CallerSaid,
+    CallStarted,
+    DialogueAction,
+    DialogueEvent,
+    DtmfDigit,
+    EngineError,
+    FileCase,
+    HangUp,
+    Say,
+    SilenceTimeout,
+    Transfer,
+    TransferFailed,
+)
+from nlu.prompts import all_prompts
+
+log = logging.getLogger("kayako_voice.voice")
+
+PARTIAL_EVERY_S = 0.5  # decode the turn so far every 0.5 s of new speech
+STT_TIMEOUT_S = 8.0
+
+
+class InferencePool:
+    """The bounded worker pool for CPU-heavy inference shared by every call of the process."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class SpeechServices:
+    """Models shared by all calls: loaded once per process."""
+
+    stt: SttEngine
+    tts: TtsEngine
+    cache: AudioCache
+    pool: InferencePool
+    vad_kind: str = "silero"
+
+    def warm_prompts(self, company: str, extra: list[str] | None = None) -> int:
+        """Synthesize every fixed prompt (and e.g. KB spoken answers) ahead of the first call."""
+        texts = list(all_prompts(company).values()) + list(extra or [])
+        n = 0
+        for text in texts:
+            for sentence in self.tts.sentences(text):
+                if self.cache.get(sentence) is None:
+                    self.cache.get_or_synthesize(sentence)
+                    n += 1
+        return n
+
+
+@dataclass(frozen=True)
+class VoiceOptions:
+    call_id: str
+    company: str = "Northwind Desk"
+    agent_extension: str = ""
+    codec: str = "slin16"
+    payload_type: int | None = None
+    rtp_host: str = "127.0.0.1"
+    rtp_port: int = 0
+    remote: tuple[str, int] | None = None
+    comfort_noise: bool = True
+    turn: TurnSettings = field(default_factory=TurnSettings)
+    silence_timeout_s: float = 8.0
+
+
+@dataclass
+class TurnRecord:
+    caller_text: str
+    agent_text: str
+    timing: TurnTiming
+    confidence: float = 1.0
+
+
+class VoiceSession:
+    def __init__(
+        self,
+        services: SpeechServices,
+        kb: KnowledgeBase,
+        options: VoiceOptions,
+        *,
+        on_case: Callable[[CaseDraft], None] | None = None,
+        on_transfer: Callable[[Transfer], Any] | None = None,
+        on_hangup: Callable[[str], Any] | None = None,
+        on_turn: Callable[[str, float, str, TurnTiming | None], None] | None = None,
+    ) -> None:
+        self.services = services
+        self.options = options
+        self.call_id = options.call_id
+        self.dialogue = Dialogue(
+            kb,
+            DialogueConfig(
+                company=options.company, agent_extension=options.agent_extension, call_id=options.call_id
+            ),
+        )
+        self.on_case = on_case
+        self.on_transfer = on_transfer
+        self.on_hangup = on_hangup
+        self.on_turn = on_turn
+        self.endpoint = RtpEndpoint(
+            codec_for(options.codec, options.payload_type),
+            local_host=options.rtp_host,
+            local_port=options.rtp_port,
+            remote=options.remote,
+            comfort_noise=options.comfort_noise,
+            on_frame=self._on_frame,
+            on_playout=self._on_playout,
+            call_id=options.call_id,
+        )
+        self.turns = TurnDetector(options.turn, make_vad(services.vad_kind))
+        self.records: list[TurnRecord] = []
+        self.ended = asyncio.Event()
+        self._t0 = time.monotonic()
+        self._stream: SttStream | None = None
+        self._stream_fed = 0
+        self._partial_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._speaking_tags: set[str] = set()
+        self._tag_text: dict[str, str] = {}
+        self._tag_seq = 0
+        self._pending_timing: dict[str, Any] | None = None
+        self._last_activity = time.monotonic()
+        self._silence_task: asyncio.Task[None] | None = None
+        self._final_action: DialogueAction | None = None
+        self._say_lock = asyncio.Lock()
+        self._closed = False
+        self._turn_busy = False
+        self.case: CaseDraft | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> tuple[str, int]:
+        address = await self.endpoint.start()
+        self._silence_task = asyncio.create_task(self._silence_watch(), name=f"silence-{self.call_id}")
+        return address
+
+    def begin(self, caller_number: str = "", known_name: str = "", known_email: str = "") -> None:
+        """The call is answered and media flows: greet the caller."""
+        self._t0 = time.monotonic()
+        self._dispatch(
+            CallStarted(
+                at=0.0,
+                caller_number=caller_number,
+                known_name=known_name,
+                known_email=known_email,
+                call_id=self.call_id,
+            )
+        )
+
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in [self._silence_task, self._partial_task, *self._tasks]:
+            if task is not None and not task.done():
+                task.cancel()
+        await self.endpoint.close()
+        self.ended.set()
+
+    # ------------------------------------------------------------------ outside events
+    def dtmf(self, digit: str) -> None:
+        self._dispatch(DtmfDigit(at=self.now(), digit=digit))
+
+    def caller_hung_up(self) -> None:
+        """The caller's leg is gone: file the case (once) and stop."""
+        self._dispatch(CallerHungUp(at=self.now()))
+        self.ended.set()
+
+    def transfer_failed(self, reason: str) -> None:
+        self._dispatch(TransferFailed(at=self.now(), reason=reason))
+
+    def engine_failed(self, what: str, detail: str) -> None:
+        self._dispatch(EngineError(at=self.now(), what=what, detail=detail))
+
+    # ------------------------------------------------------------------ media in
+    def _on_frame(self, frame: bytes, received_at: float) -> None:
+        if self._closed or self.dialogue.ended:
+            return
+        try:
+            events = self.turns.feed(frame, received_at - self._t0, self.endpoint.is_playing)
+        except Exception as exc:  # a VAD failure must not kill the call
+            log_event(log, "turn detector failed", logging.ERROR, call_id=self.call_id, error=str(exc))
+            return
+        if self.turns.in_turn:
+            self._last_activity = time.monotonic()
+            self._maybe_partial()
+        for ev in events:
+            if isinstance(ev, SpeechStarted):
+                self._last_activity = time.monotonic()
+                self._stream = None
+                self._stream_fed = 0
+            elif isinstance(ev, BargeInDetected):
+                self._barge_in(ev)
+            elif isinstance(ev, TurnEnded):
+                self._spawn(self._finish_turn(ev, received_at))
+
+    def _barge_in(self, ev: BargeInDetected) -> None:
+        unsaid = " ".join(self._tag_text.get(t, "") for t in sorted(self._speaking_tags))
+        dropped = self.endpoint.flush()
+        self._speaking_tags.clear()
+        log_event(log, "barge-in", call_id=self.call_id, dropped_frames=dropped)
+        self._dispatch(BargeIn(at=ev.at, unsaid=unsaid.strip()))
+
+    def _maybe_partial(self) -> None:
+        """Decode the turn so far while the caller is still speaking."""
+        if self._partial_task is not None and not self._partial_task.done():
+            return
+        audio = self.turns.speech_so_far()
+        if len(audio) - self._stream_fed < int(PARTIAL_EVERY_S * 32000):
+            return
+        if self._stream is None:
+            self._stream = self.services.stt.stream()
+        chunk = audio[self._stream_fed :]
+        self._stream_fed = len(audio)
+        stream = self._stream
+        self._partial_task = asyncio.create_task(self._feed_stream(stream, chunk))
+
+    async def _feed_stream(self, stream: SttStream, chunk: bytes) -> None:
+        try:
+            await self.services.pool.run(stream.accept, chunk)
+        except Exception as exc:
+            log_event(log, "partial decode failed", logging.WARNING, call_id=self.call_id, error=str(exc))
+
+    async def _finish_turn(self, ev: TurnEnded, received_at: float) -> None:
+        self._turn_busy = True
+        try:
+            await self._handle_turn(ev)
+        finally:
+            self._turn_busy = False
+            self._last_activity = time.monotonic()
+
+    async def _handle_turn(self, ev: TurnEnded) -> None:
+        turn_end = time.monotonic()
+        last_voiced_mono = self._t0 + ev.last_voiced_at
+        stream = self._stream
+        fed = self._stream_fed
+        self._stream = None
+        self._stream_fed = 0
+        if self._partial_task is not None:
+            with contextlib.suppress(Exception):
+                await self._partial_task
+        t_stt = time.monotonic()
+        try:
+            transcript = await asyncio.wait_for(self._transcribe(stream, fed, ev.audio), STT_TIMEOUT_S)
+        except Exception as exc:  # STT crash or timeout: apologise, escalate, file the case
+            log_event(log, "speech-to-text failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
+            self.engine_failed("stt", repr(exc))
+            return
+        stt_ms = (time.monotonic() - t_stt) * 1000
+        text = transcript.text.strip()
+        if not text:
+            return  # noise or a cough: not a turn
+        self._last_activity = time.monotonic()
+        self._pending_timing = {
+            "last_voiced": last_voiced_mono,
+            "end_of_turn_ms": (turn_end - last_voiced_mono) * 1000,
+            "stt_ms": stt_ms,
+        }
+        t_decide = time.monotonic()
+        self._dispatch(
+            CallerSaid(at=self.now(), text=text, confidence=transcript.confidence), t_decide=t_decide
+        )
+        self._record_turn("caller", text, None)
+
+    async def _transcribe(self, stream: SttStream | None, fed: int, audio: bytes) -> Transcript:
+        stt = self.services.stt
+        if stream is not None and fed > 0:
+            tail = audio[fed:] if len(audio) > fed else b""
+
+            def finish() -> Transcript:
+                if tail:
+                    stream.accept(tail)
+                return stream.finish()
+
+            result: Transcript = await self.services.pool.run(finish)
+            return result
+        return await self.services.pool.run(stt.transcribe, audio)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ dialogue
+    def _dispatch(self, event: DialogueEvent, t_decide: float | None = None) -> None:
+        t0 = time.monotonic()
+        try:
+            actions = self.dialogue.on(event)
+        except Exception as exc:  # a bug in a rule must not drop the call: escalate and file
+            log_event(log, "dialogue failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
+            actions = self.dialogue.on(EngineError(at=self.now(), what="dialogue", detail=repr(exc)))
+        decide_ms = (time.monotonic() - (t_decide or t0)) * 1000
+        if self._pending_timing is not None:
+            self._pending_timing["decide_ms"] = decide_ms
+        self._run(actions)
+
+    def _run(self, actions: list[DialogueAction]) -> None:
+        says = [a for a in actions if isinstance(a, Say)]
+        rest = [a for a in actions if not isinstance(a, Say)]
+        for a in rest:
+            if isinstance(a, FileCase):
+                self.case = a.case
+                if self.on_case is not None:
+                    try:
+                        self.on_case(a.case)
+                    except Exception as exc:
+                        log_event(
+                            log,
+                            "filing the case failed",
+                            logging.ERROR,
+                            call_id=self.call_id,
+                            error=repr(exc),
+                        )
+        final = next((a for a in rest if isinstance(a, HangUp | Transfer)), None)
+        if final is not None:
+            self._final_action = final
+        if says or final is not None:
+            self._spawn(self._speak([s.text for s in says], final))
+
+    async def _speak(self, texts: list[str], final: DialogueAction | None) -> None:
+        async with self._say_lock:
+            for text in texts:
+                self._record_turn("agent", text, None)
+                for sentence in self.services.tts.sentences(text):
+                    if self._closed:
+                        return
+                    t_tts = time.monotonic()
+                    pcm = self.services.cache.get(sentence)
+                    if pcm is None:
+                        try:
+                            pcm = await self.services.pool.run(
+                                self.services.cache.get_or_synthesize, sentence
+                            )
+                        except Exception as exc:
+                            log_event(
+                                log,
+                                "speech synthesis failed",
+                                logging.ERROR,
+                                call_id=self.call_id,
+                                error=repr(exc),
+                            )
+                            if final is None and not self.dialogue.ended:
+                                self.engine_failed("tts", repr(exc))
+                            return
+                    if self._pending_timing is not None and "tts_ms" not in self._pending_timing:
+                        self._pending_timing["tts_ms"] = (time.monotonic() - t_tts) * 1000
+                    self._tag_seq += 1
+                    tag = f"{self.call_id}:{self._tag_seq}"
+                    self._tag_text[tag] = sentence
+                    self._speaking_tags.add(tag)
+                    try:
+                        self.endpoint.play(pcm, tag=tag)
+                    except Exception as exc:
+                        log_event(log, "playout failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
+            if final is not None:
+                await self._drain()
+                if isinstance(final, Transfer) and self.on_transfer is not None:
+                    await _maybe_await(self.on_transfer(final))
+                elif isinstance(final, HangUp) and self.on_hangup is not None:
+                    await _maybe_await(self.on_hangup(final.reason))
+                if isinstance(final, HangUp):
+                    self.ended.set()
+
+    async def _drain(self, limit_s: float = 60.0) -> None:
+        deadline = time.monotonic() + limit_s
+        while self.endpoint.is_playing and time.monotonic() < deadline and not self._closed:
+            await asyncio.sleep(0.02)
+
+    def _on_playout(self, ev: PlayoutEvent) -> None:
+        if ev.kind == "started" and self._pending_timing is not None:
+            p = self._pending_timing
+            self._pending_timing = None
+            timing = TurnTiming(
+                latency_ms=round((ev.at - p["last_voiced"]) * 1000, 1),
+                end_of_turn_ms=round(p.get("end_of_turn_ms", 0.0), 1),
+                stt_ms=round(p.get("stt_ms", 0.0), 1),
+                decide_ms=round(p.get("decide_ms", 0.0), 2),
+                tts_ms=round(p.get("tts_ms", 0.0), 1),
+            )
+            for rec in reversed(self.records):
+                if rec.timing.latency_ms is None and rec.agent_text:
+                    rec.timing = timing
+                    break
+            log_event(log, "turn latency", call_id=self.call_id, **{k: v for k, v in timing.__dict__.items()})
+            if self.on_turn is not None:
+                self.on_turn("timing", 0.0, "", timing)
+        elif ev.kind in ("finished", "flushed"):
+            self._speaking_tags.discard(ev.tag)
+            self._tag_text.pop(ev.tag, None)
+            self._last_activity = time.monotonic()
+            if ev.kind == "finished" and not self._speaking_tags and not self.endpoint.is_playing:
+                self.dialogue.on(AgentFinishedSpeaking(at=self.now()))
+
+    def _record_turn(self, speaker: str, text: str, timing: TurnTiming | None) -> None:
+        if speaker == "caller":
+            self.records.append(TurnRecord(caller_text=text, agent_text="", timing=TurnTiming()))
+        elif self.records and not self.records[-1].agent_text:
+            self.records[-1].agent_text = text
+        else:
+            self.records.append(TurnRecord(caller_text="", agent_text=text, timing=TurnTiming()))
+        if self.on_turn is not None:
+            self.on_turn(speaker, self.now(), text, timing)
+
+    async def _silence_watch(self) -> None:
+        while not self._closed and not self.dialogue.ended:
+            await asyncio.sleep(0.25)
+            if self.endpoint.is_playing or self.turns.in_turn or self._turn_busy:
+                self._last_activity = time.monotonic()
+                continue
+            if time.monotonic() - self._last_activity >= self.dialogue.patience_s:
+                self._last_activity = time.monotonic()
+                self._dispatch(SilenceTimeout(at=self.now()))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log_event(
+                log, "voice task failed", logging.ERROR, call_id=self.call_id, error=repr(task.exception())
+            )
+
+
+async def _maybe_await(value: Any) -> None:
+    if asyncio.iscoroutine(value):
+        await value

@@ -1,0 +1,418 @@
+"""Dialogue flows, event by event, with a small KB whose answers are fixed by keyword.
+
+The KB here is deliberately simple so each test shows one flow of the brief; the real index
+is exercised end to end in tests/test_eval_text.py.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+from nlu.dialogue import Dialogue, DialogueConfig
+from nlu.events import (
+    BargeIn,
+    CallerHungUp,
+    CallerSaid,
+    CallStarted,
+    DtmfDigit,
+    EngineError,
+    FileCase,
+    HangUp,
+    Say,
+    SilenceTimeout,
+    Transfer,
+    TransferFailed,
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    title: str
+    score: float = 1.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    best: Hit | None
+    alternatives: tuple = ()
+    confidence: float = 0.9
+    clarify_question: str = ""
+
+
+@dataclass(frozen=True)
+class Art:
+    id: int
+    title: str
+    category: str
+    tags: tuple
+
+
+@dataclass(frozen=True)
+class Spoken:
+    article_id: int
+    short: str
+    steps: tuple = ()
+    rest: str = ""
+
+
+ARTICLES = {
+    1: Art(1, "Reset your password", "Accounts & Login", ("password", "login")),
+    2: Art(2, "Reset another agent's password", "Accounts & Login", ("password", "admin")),
+    3: Art(3, "Save replies as macros", "Workflows", ("macros",)),
+}
+SPOKEN = {
+    1: Spoken(
+        1,
+        "Go to the sign-in page and click Forgot password. The link expires after 60 minutes.",
+        ("First, open the sign-in page.", "Then click Forgot password."),
+        "Check your spam folder.",
+    ),
+    2: Spoken(2, "An admin opens Team, picks the agent and clicks Send reset link."),
+    3: Spoken(3, "Open Admin center, then Workflows, then Macros, and click New macro."),
+}
+
+
+class TinyKb:
+    def decide(self, text):
+        t = text.lower()
+        if "password" in t and ("agent" in t or "colleague" in t):
+            return Decision("answer", Hit(2, ARTICLES[2].title))
+        if "password" in t and "reset" in t and "which" in t:
+            return Decision(
+                "clarify",
+                Hit(1, ARTICLES[1].title),
+                (Hit(1, ARTICLES[1].title), Hit(2, ARTICLES[2].title)),
+                clarify_question="Your own password, or another agent's?",
+            )
+        if "password" in t:
+            return Decision("answer", Hit(1, ARTICLES[1].title))
+        if "macro" in t or "save replies" in t:
+            return Decision("answer", Hit(3, ARTICLES[3].title))
+        return Decision("escalate", Hit(3, ARTICLES[3].title), confidence=0.1)
+
+    def spoken(self, article_id):
+        return SPOKEN.get(article_id)
+
+    def article(self, article_id):
+        return ARTICLES.get(article_id)
+
+    def answer_followup(self, article_id, question):
+        if article_id == 1 and ("how long" in question.lower() or "valid" in question.lower()):
+            return "The reset link works once and expires after 60 minutes."
+        return None
+
+
+class Call:
+    """Drives one dialogue with increasing times and collects what it does."""
+
+    def __init__(self, caller="+12065550101", agent_extension="", known_name="", known_email=""):
+        self.d = Dialogue(
+            TinyKb(), DialogueConfig(company="Northwind Desk", agent_extension=agent_extension, call_id="c1")
+        )
+        self.t = 0.0
+        self.actions = []
+        self.start_actions = self._take(
+            self.d.on(
+                CallStarted(at=0.0, caller_number=caller, known_name=known_name, known_email=known_email)
+            )
+        )
+
+    def _take(self, actions):
+        self.actions.extend(actions)
+        return actions
+
+    def say(self, text):
+        self.t += 3.0
+        return " ".join(
+            a.text for a in self._take(self.d.on(CallerSaid(at=self.t, text=text))) if isinstance(a, Say)
+        )
+
+    def event(self, ev):
+        return self._take(self.d.on(ev))
+
+    @property
+    def cases(self):
+        return [a.case for a in self.actions if isinstance(a, FileCase)]
+
+    def hang_up(self):
+        self.t += 1.0
+        return self.event(CallerHungUp(at=self.t))
+
+
+def test_greeting_names_the_company():
+    c = Call()
+    assert c.start_actions == [
+        Say(
+            text="Thank you for calling Northwind Desk support. How can I help you today?",
+            prompt_id="greeting",
+        )
+    ]
+
+
+def test_resolved_flow_asks_email_then_files_one_resolved_case():
+    c = Call()
+    reply = c.say("hi I forgot my password")
+    assert "Forgot password" in reply and reply.endswith("Does that solve your issue?")
+    assert c.say("yes that worked thanks") == "Great! Is there anything else I can help you with?"
+    assert "email" in c.say("no that's all")
+    assert "j o h n" in c.say("john dot smith at gmail dot com").lower()
+    final = c.say("yes")
+    assert "Goodbye" in final
+    assert isinstance(c.actions[-1], HangUp)
+    (case,) = c.cases
+    assert case.outcome == "resolved"
+    assert case.caller_email == "john.smith@gmail.com" and case.email_confirmed
+    assert "ai-resolved" in case.tags and "phone" in case.tags and "password" in case.tags
+    assert case.articles == ((1, "Reset your password"),)
+    assert case.missing_fields() == []
+    assert c.d.ended and c.event(CallerHungUp(at=99.0)) == []  # nothing after the end, no second case
+
+
+def test_followup_question_is_answered_from_the_same_article():
+    c = Call()
+    c.say("I can't remember my password")
+    assert "60 minutes" in c.say("how long is the link valid?")
+
+
+def test_clarify_between_close_articles():
+    c = Call()
+    assert c.say("which password reset do I need") == "Your own password, or another agent's?"
+    reply = c.say("another agent's")
+    assert "Send reset link" in reply
+
+
+def test_no_answer_escalates_and_captures_name_and_email():
+    c = Call()
+    reply = c.say("can you integrate with hubspot")
+    assert reply.startswith(
+        "I'm sorry, I don't have that information right now, but I'll pass this on to our expert team."
+    )
+    assert "name" in reply
+    assert "email" in c.say("it's marcus bell")
+    assert "Is that correct?" in c.say("marcus dot bell at trailhead logistics dot com")
+    assert "anything else" in c.say("yep that's right")
+    assert "Goodbye" in c.say("no that's it thanks")
+    (case,) = c.cases
+    assert case.outcome == "escalated"
+    assert case.caller_name == "Marcus Bell"
+    assert case.caller_email == "marcus.bell@trailheadlogistics.com" and case.email_confirmed
+    assert "ai-escalated" in case.tags
+
+
+def test_escalation_with_agent_extension_files_case_before_transfer():
+    c = Call(agent_extension="100")
+    c.say("I want to talk to a real person please")
+    c.say("Jane Doe")
+    c.say("jane at acme dot com")
+    c.say("yes")
+    kinds = [type(a).__name__ for a in c.actions]
+    assert kinds.index("FileCase") < kinds.index("Transfer")
+    assert [a for a in c.actions if isinstance(a, Transfer)][0].extension == "100"
+    assert "human-request" in c.cases[0].tags
+
+
+def test_transfer_failure_tells_the_caller_and_files_nothing_more():
+    c = Call(agent_extension="100")
+    c.event(DtmfDigit(at=1.0, digit="0"))
+    c.say("Jane Doe")
+    c.say("jane at acme dot com")
+    c.say("yes")
+    actions = c.event(TransferFailed(at=30.0, reason="no-answer"))
+    assert any(isinstance(a, Say) and "case is logged" in a.text for a in actions)
+    assert isinstance(actions[-1], HangUp)
+    assert len(c.cases) == 1
+
+
+def test_that_did_not_help_escalates_keeping_the_article():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("I tried that, it didn't work").startswith("I'm sorry")
+    c.hang_up()
+    (case,) = c.cases
+    assert case.outcome == "escalated" and case.articles == ((1, "Reset your password"),)
+
+
+def test_anger_and_legal_raise_priority():
+    c = Call()
+    c.say("this is the third time I'm calling, get me a manager right now")
+    c.hang_up()
+    assert c.cases[0].priority == "high" and "complaint" in c.cases[0].tags
+    c = Call()
+    c.say("if this isn't fixed by Friday you'll hear from our lawyers")
+    c.hang_up()
+    assert c.cases[0].priority == "urgent" and "legal" in c.cases[0].tags
+
+
+def test_dtmf_zero_escalates():
+    c = Call()
+    c.event(DtmfDigit(at=2.0, digit="0"))
+    assert c.d.escalated and c.d.state == "name"
+
+
+def test_smalltalk_keeps_the_call_going():
+    c = Call()
+    assert c.say("can you hear me?") == "Yes, I can hear you. How can I help you today?"
+    assert c.say("hold on a sec") == "Sure, take your time."
+    assert not c.d.escalated and not c.d.ended
+    assert "Forgot password" in c.say("ok so I forgot my password")
+
+
+def test_silence_reprompts_twice_then_closes_and_files_the_case():
+    c = Call()
+    assert any(isinstance(a, Say) for a in c.event(SilenceTimeout(at=8.0)))
+    assert not c.d.ended
+    c.event(SilenceTimeout(at=16.0))
+    assert not c.d.ended
+    last = c.event(SilenceTimeout(at=24.0))
+    assert isinstance(last[-1], HangUp) and c.d.ended
+    (case,) = c.cases
+    assert case.outcome == "abandoned" and case.missing_fields() == []
+
+
+def test_speech_resets_the_silence_count():
+    c = Call()
+    c.event(SilenceTimeout(at=8.0))
+    c.event(SilenceTimeout(at=16.0))
+    c.say("sorry I was on mute, hi")
+    c.event(SilenceTimeout(at=40.0))
+    assert not c.d.ended
+
+
+def test_topic_change_lists_every_topic():
+    c = Call()
+    c.say("I forgot my password")
+    reply = c.say("actually never mind that, is there a way to save replies as macros?")
+    assert "Macros" in reply
+    c.say("perfect thanks")
+    c.hang_up()
+    (case,) = c.cases
+    assert [t.article_id for t in case.topics] == [1, 3]
+    assert case.outcome == "resolved"
+    assert "Save replies as macros" in case.subject
+
+
+def test_email_correction_after_read_back():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    c.say("helen park")
+    c.say("h park at lincoln valley school dot org")
+    reply = c.say("no sorry it's lincoln valley schools with an s at the end all one word dot org")
+    assert "Is that correct?" in reply
+    c.say("yes that's it")
+    c.hang_up()
+    case = c.cases[0]
+    assert case.caller_email == "hpark@lincolnvalleyschools.org" and case.email_confirmed
+
+
+def test_two_failed_confirmations_keep_best_guess_flagged():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    c.say("jane doe")
+    c.say("jane at acme dot com")
+    c.say("no")
+    c.say("jayne at acme dot com")
+    c.say("no")
+    c.say("no")
+    c.hang_up()
+    case = c.cases[0]
+    assert case.caller_email and not case.email_confirmed and case.email_uncertain
+    assert "email-unconfirmed" in case.tags
+
+
+def test_invalid_email_is_reprompted():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    c.say("jane doe")
+    assert "letter by letter" in c.say("I think it's jane at")
+    assert not c.d.details.email
+
+
+def test_known_caller_is_confirmed_not_asked():
+    c = Call(known_name="Dana Whitfield", known_email="dana@copperline.com")
+    reply = c.say("I want to speak to a person")
+    assert "Dana Whitfield" in reply and "Is that still right?" in reply
+    c.say("yes")
+    c.hang_up()
+    assert c.cases[0].caller_name == "Dana Whitfield" and c.cases[0].email_confirmed
+
+
+def test_withheld_caller_id_asks_for_phone():
+    c = Call(caller="")
+    c.say("can you integrate with hubspot")
+    c.say("jane doe")
+    c.say("jane at acme dot com")
+    reply = c.say("yes")
+    assert "phone number" in reply
+    assert "Is that right?" in c.say("two oh six five five five oh one oh one")
+    c.say("yes")
+    c.hang_up()
+    assert c.cases[0].caller_phone == "+12065550101" and c.cases[0].phone_confirmed
+
+
+def test_engine_error_apologises_and_files_the_case():
+    c = Call()
+    c.say("I forgot my password")
+    actions = c.event(EngineError(at=9.0, what="stt", detail="decoder crashed"))
+    assert any(isinstance(a, Say) and "trouble" in a.text for a in actions)
+    assert isinstance(actions[-1], HangUp)
+    (case,) = c.cases
+    assert case.outcome == "escalated" and "speech engine" in case.escalation_reason
+
+
+def test_engine_error_transfers_when_an_agent_is_configured():
+    c = Call(agent_extension="100")
+    actions = c.event(EngineError(at=2.0, what="tts"))
+    assert any(isinstance(a, Transfer) for a in actions) and len(c.cases) == 1
+
+
+def test_barge_in_is_recorded_in_the_transcript():
+    c = Call()
+    c.say("I forgot my password")
+    c.event(BargeIn(at=5.0, unsaid="Then click Forgot password."))
+    c.hang_up()
+    assert any("interrupted" in t.text for t in c.cases[0].transcript)
+
+
+def test_hang_up_mid_call_files_exactly_one_case():
+    c = Call()
+    c.say("I forgot my password")
+    c.hang_up()
+    c.hang_up()
+    assert len(c.cases) == 1 and c.cases[0].outcome == "abandoned"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "?!?!",
+        "a" * 20000,
+        "Bonjour, je n'arrive pas à me connecter",
+        "你好，我忘记了密码",
+        "asdf qwer zxcv",
+        "'; DROP TABLE calls; --",
+        "\x00\x01\x02",
+        "😀😀😀",
+    ],
+)
+def test_bad_input_gets_a_sensible_reply_never_an_exception(text):
+    c = Call()
+    reply = c.say(text)
+    assert reply  # always says something
+    c.hang_up()
+    assert len(c.cases) == 1
+
+
+def test_transcript_has_timestamps_and_both_speakers():
+    c = Call()
+    c.say("I forgot my password")
+    c.say("yes thanks")
+    c.hang_up()
+    case = c.cases[0]
+    assert [t.speaker for t in case.transcript][:3] == ["agent", "caller", "agent"]
+    ats = [t.at for t in case.transcript]
+    assert ats == sorted(ats)
+    assert "[00:03] Caller: I forgot my password" in case.transcript_text()
