@@ -99,7 +99,7 @@ _CONFUSABLE = {
 }
 # Words that end the local part when scanning back from "at": what comes before is a preamble.
 _LOCAL_STOPS = word_set(
-    """is was it's its that's thats be mean meant email emails address try use to that the an of for from
+    """is was it's its that's thats be mean meant email emails email's address address's try use to that the an of for from
     are and or but if do does did how what why when where which who can could would should will we you
     they he she my our your their me us like get go goes send sent reach write"""
 )

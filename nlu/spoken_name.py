@@ -33,6 +33,7 @@ _FILLERS = word_set(
     """um uh er erm ah yeah yes yep sure so okay ok well hi hello hey oh it's its it is this my name name's
     i'm im am and the right alright sorry of course hmm actually call me that's thats"""
 )
+TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "sir", "madam"})
 _TERMINATORS = frozenset(
     {"from", "with", "at", "calling", "here", "speaking", "and", "over", "in", "of", "on"}
 )
@@ -80,6 +81,8 @@ def _collect(tokens: list[str], start: int) -> tuple[list[str], int]:
     words: list[str] = []
     spelled: set[int] = set()  # indexes into words of spelled runs
     i = start
+    while i < len(tokens) and tokens[i] in TITLES:  # "Dr. Smith": the title is not part of the name
+        i += 2 if i + 1 < len(tokens) and tokens[i + 1] in BREAKS else 1
     while i < len(tokens) and len(words) < MAX_NAME_WORDS:
         t = tokens[i]
         if is_letter(t):
@@ -227,6 +230,10 @@ def extract_name(text: str) -> str | None:
         words, end = _collect(tokens, _skip_fillers(tokens, 0))
     if not words:
         return None
+    if end < len(tokens) and tokens[end] in BREAKS:
+        again, again_end = _collect(tokens, _skip_fillers(tokens, end))
+        if len(again) > len(words) and again[: len(words)] == words:
+            words, end = again, again_end  # "it's john, john smith"
     return _format(_apply_spellings(words, tokens, end))
 
 

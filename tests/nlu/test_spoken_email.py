@@ -92,6 +92,9 @@ MORE_CASES = [
     ("lisa at example dot com all lower case", "lisa@example.com"),
     ("tom at acme dot com dot au", "tom@acme.com.au"),
     ("hello at acme dot com", "hello@acme.com"),
+    ("email's john at acme dot com", "john@acme.com"),
+    ("It is Sarah.Connor at Sky Net dot com.", "sarah.connor@skynet.com"),
+    ("my work email is a dot b at c dot io but you can also use my gmail", "a.b@c.io"),
     ("how do i get emails that go to support at our company dot com", "support@ourcompany.com"),
     ("john, two three, at gmail dot com", "john23@gmail.com"),
 ]
@@ -320,3 +323,86 @@ def test_parse_then_correct_round_trip_from_a_call() -> None:
     assert first.address == "hpark@lincolnvalleyschool.org"
     fixed = apply_email_correction(first.address, "no it's lincoln valley schools, with an s")
     assert fixed == "hpark@lincolnvalleyschools.org"
+
+
+_FUZZ_WORDS = [
+    "at",
+    "dot",
+    "dash",
+    "underscore",
+    "double",
+    "capital",
+    "as",
+    "in",
+    "for",
+    "sam",
+    "o",
+    "oh",
+    "one",
+    "twenty",
+    "hundred",
+    "not",
+    "instead",
+    "of",
+    "with",
+    "a",
+    "two",
+    "l's",
+    "s",
+    "the",
+    "end",
+    "domain",
+    "is",
+    "username",
+    "before",
+    "@",
+    ".",
+    "-",
+    "_",
+    ",",
+    "?",
+    "!",
+    "it's",
+    "my",
+    "no",
+    "sorry",
+    "plus",
+    "+",
+    "0",
+    "9",
+    "999",
+    "é",
+    "中",
+    "all",
+    "word",
+    "together",
+    "no",
+    "spaces",
+    "john",
+    "gmail",
+    "com",
+    "co",
+    "uk",
+    "io",
+    "j",
+    "x",
+    "y",
+    "e-mail",
+]
+
+
+def test_random_word_salad_keeps_the_contract() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(1500):
+        text = " ".join(rng.choice(_FUZZ_WORDS) for _ in range(rng.randint(0, 20)))
+        if rng.random() < 0.3:
+            text = text.replace(" ", "", rng.randint(1, 4))
+        parsed = parse_spoken_email(text)
+        assert parsed.valid == is_valid_email(parsed.address), text
+        assert (parsed.problem == "") == parsed.valid, text
+        assert parsed.address == parsed.address.lower()
+        assert isinstance(spell_for_readback(parsed.address), str)
+        corrected = apply_email_correction("john.smith@acme.com", text)
+        assert corrected is None or is_valid_email(corrected), text

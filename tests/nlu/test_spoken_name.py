@@ -44,6 +44,9 @@ from nlu.spoken_name import extract_name, find_introduced_name
         ("it's rebecca stone thanks", "Rebecca Stone"),
         ("s i o b h a n murphy", "Siobhan Murphy"),
         ("d as in delta a n a whitfield", "Dana Whitfield"),
+        ("Dr. Smith", "Smith"),
+        ("it's doctor maya patel", "Maya Patel"),
+        ("it's john, john smith", "John Smith"),
     ],
 )
 def test_extract_name(text: str, expected: str) -> None:
@@ -93,6 +96,8 @@ def test_extract_name_handles_very_long_text() -> None:
         ("Good morning, Helen Park speaking, I have a billing question", "Helen Park"),
         ("hello my name's siobhan murphy and we'd like invoices in euros", "Siobhan Murphy"),
         ("this is kevin d o y l e from harborview", "Kevin Doyle"),
+        ("Hi, this is Dr. Maya Patel from Lakeside Clinic", "Maya Patel"),
+        ("yeah this is Grace Hopper", "Grace Hopper"),
     ],
 )
 def test_find_introduced_name(text: str, expected: str) -> None:
@@ -124,3 +129,39 @@ def test_find_introduced_name(text: str, expected: str) -> None:
 )
 def test_find_introduced_name_ignores_non_introductions(text: str) -> None:
     assert find_introduced_name(text) is None
+
+
+def test_random_word_salad_never_raises_and_names_are_title_cased() -> None:
+    import random
+
+    words = [
+        "this",
+        "is",
+        "i'm",
+        "my",
+        "name",
+        "it's",
+        "j",
+        "o",
+        "h",
+        "n",
+        "smith",
+        "van",
+        "der",
+        "o'brien",
+        "-",
+        ",",
+        ".",
+        "really",
+        "the",
+        "from",
+        "x",
+        "9",
+        "é",
+        "double",
+    ]
+    rng = random.Random(11)
+    for _ in range(1500):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 15)))
+        for found in (extract_name(text), find_introduced_name(text)):
+            assert found is None or (found[0].isupper() and found.strip() == found), text

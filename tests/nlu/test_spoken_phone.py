@@ -27,6 +27,8 @@ from nlu.spoken_text import replace_number_runs, words_to_digits
         ("plus four four twenty seven nine four six oh nine five eight", "+44279460958"),
         ("plus four four two oh seven nine four six oh nine five eight", "+442079460958"),
         ("+44 20 7946 0958", "+442079460958"),
+        ("+1 (206) 555-0101", "+12065550101"),
+        ("my cell is 206.555.0101", "+12065550101"),
         ("oh oh four four two oh seven nine four six oh nine five eight", "+442079460958"),
         ("oh one one four four two oh seven nine four six oh nine five eight", "+442079460958"),
         ("triple five two three four five six seven eight", "+15552345678"),
@@ -119,3 +121,40 @@ def test_oh_is_zero_only_inside_a_digit_run() -> None:
     assert replace_number_runs(["oh", "two", "oh", "six"]) == ["oh", "206"]
     assert replace_number_runs(["j", "o", "h", "n"]) == ["j", "o", "h", "n"]
     assert replace_number_runs(["oh", "two", "oh", "six"], leading_oh_is_zero=True) == ["0206"]
+
+
+def test_random_word_salad_gives_e164_or_none() -> None:
+    import random
+
+    words = [
+        "plus",
+        "+",
+        "oh",
+        "zero",
+        "one",
+        "two",
+        "five",
+        "nine",
+        "twenty",
+        "hundred",
+        "double",
+        "triple",
+        "-",
+        ".",
+        ",",
+        "(",
+        ")",
+        "206",
+        "555",
+        "0101",
+        "00",
+        "x",
+        "and",
+    ]
+    rng = random.Random(5)
+    for _ in range(1500):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 20)))
+        number = parse_spoken_phone(text)
+        assert number is None or (number[0] == "+" and number[1:].isdigit() and 9 <= len(number) <= 16), text
+        if number:
+            assert speak_phone(number)
