@@ -24,7 +24,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ CREATE INDEX IF NOT EXISTS case_outbox_due ON case_outbox(state, next_attempt_at
 """
 
 DeliveredCallback = Callable[[str, int], Any]
+_CASE_FIELDS = {f.name for f in fields(OutboundCase)}
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class CaseOutbox:
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(SCHEMA)
         self._inflight: dict[str, asyncio.Task[int | None]] = {}
-        self._caller_locks: dict[str, asyncio.Lock] = {}
+        self._caller_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self._wake: asyncio.Event | None = None
 
     def close(self) -> None:
@@ -268,15 +269,22 @@ class CaseOutbox:
             return row["case_id"] if row is not None else None
         data = json.loads(row["payload"])
         data["tags"] = tuple(data.get("tags") or ())
-        case = OutboundCase(**data)
+        case = OutboundCase(**{k: v for k, v in data.items() if k in _CASE_FIELDS})
         key = (case.requester_email or "").strip().lower() or re.sub(r"\D", "", case.requester_phone or "")
-        lock = self._caller_locks.setdefault(key, asyncio.Lock()) if key else asyncio.Lock()
-        async with lock:  # one caller's calls in order: the second may become a note on the first
-            try:
-                case_id = await self._attempt(call_id, case)
-            except Exception as exc:
-                self._failed(call_id, exc)
-                return None
+        key = key or f"call:{call_id}"
+        entry = self._caller_locks.setdefault(key, (asyncio.Lock(), [0]))
+        entry[1][0] += 1
+        try:
+            async with entry[0]:  # one caller's calls in order: the second may become a note on the first
+                try:
+                    case_id = await self._attempt(call_id, case)
+                except Exception as exc:
+                    self._failed(call_id, exc)
+                    return None
+        finally:
+            entry[1][0] -= 1
+            if entry[1][0] == 0:
+                self._caller_locks.pop(key, None)  # memory stays bounded by calls in flight
         now = self._clock()
         self._set(
             call_id, state="delivered", case_id=case_id, delivered_at=now, write_in_flight=0, last_error=None

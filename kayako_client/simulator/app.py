@@ -131,7 +131,7 @@ class SimApi:
         user_id = self.store.check_password(*basic)
         if user_id is None:
             return render.errors(401, "AUTHENTICATION_FAILED", message="email or password is wrong")
-        csrf = request.headers.get("X-CSRF", "true").strip().lower() != "false"
+        csrf = request.headers.get("X-CSRF", "true").strip().lower() != "false" or self.faults.csrf_always
         session_id, token = self.store.new_session(user_id, csrf)
         request[USER_ID] = user_id
         request[SESSION_ID] = session_id

@@ -39,6 +39,7 @@ class Faults:
     truncated_json_count: int = 0  # next N replies are cut in half
     timeout_after_commit_count: int = 0  # next N writes commit, then the connection is dropped
     extra_fields: bool = False  # add unknown keys to every envelope and object
+    csrf_always: bool = False  # ignore `X-CSRF: false`: every new session needs X-CSRF-Token on writes
     down_until: float = 0.0  # monotonic deadline derived from down_for_s
 
     def update(self, changes: dict[str, Any]) -> None:

@@ -126,3 +126,10 @@ async def test_admin_fault_endpoint(sim: SimulatorHandle) -> None:
         assert neg.status_code == 400
         r = await http.get("/api/v1/me", auth=("agent@northwind.example", "northwind"))
         assert r.status_code == 429 and r.headers["Retry-After"] == "0.5"
+
+
+async def test_csrf_token_carried_when_opt_out_is_ignored(sim: SimulatorHandle, client: KayakoClient) -> None:
+    sim.set_faults(csrf_always=True)
+    user = await client.create_user("Hal", "hal@example.com", "+15555550123")  # two writes
+    case = await client.create_case(NewCase(user.id, "CSRF", "<p>x</p>"))
+    assert case.id and client.http.login_count == 1 and client.http._csrf_token

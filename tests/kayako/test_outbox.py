@@ -240,3 +240,14 @@ async def test_outage_with_50_cases_delivers_each_once(
         assert box.stats().delivered == 50
         counts = await cases_by_call(client)
         assert counts == Counter({f"call-o{i}": 1 for i in range(50)})
+
+
+async def test_same_caller_twice_in_one_pass_gives_one_case_and_a_note(
+    client: KayakoClient, tmp_path: Path
+) -> None:
+    box = CaseOutbox(tmp_path / "o.db", client, FAST)  # concurrency 4: both rows start together
+    box.enqueue(outbound("a1"))
+    box.enqueue(outbound("a2"))
+    assert await box.deliver_due() == 2
+    assert box.state("a1")[1] == box.state("a2")[1]  # type: ignore[index]
+    assert len(await client.list_cases()) == 1 and len(box._caller_locks) == 0
