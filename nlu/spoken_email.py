@@ -103,6 +103,10 @@ _LOCAL_STOPS = word_set(
     are and or but if do does did how what why when where which who can could would should will we you
     they he she my our your their me us like get go goes send sent reach write"""
 )
+_NOT_A_DOMAIN = word_set(
+    """a an the my his her their our your all least once home work night first last this that it some any
+    one time noon lunch school desk moment"""
+)
 _FILLERS = word_set(
     """um uh yeah yep yes sure so okay ok well oh and like just hi hello hey there right alright actually
     basically sorry no nope the my email address mail it's its that's thats this please thanks cheers
@@ -366,8 +370,13 @@ def _choose_at(tokens: list[str]) -> int | None:
         return with_dot[0]
     for c in reversed(candidates):
         before = tokens[c - 1] if c > 0 else HARD_BREAK
-        after = tokens[c + 1] if c + 1 < len(tokens) else HARD_BREAK
-        if before not in BREAKS and after not in BREAKS and after not in _AT:
+        domain = []
+        for t in tokens[c + 1 :]:
+            if t in BREAKS or t in _AT:
+                break
+            domain.append(t)
+        # "john at gmail" is an address missing its ending; "at the end of the month" is not one
+        if before not in BREAKS and 0 < len(domain) <= 2 and domain[0] not in _NOT_A_DOMAIN:
             return c
     return None
 
@@ -431,6 +440,8 @@ def _find_without_at(tokens: list[str]) -> _Found | None:
             if not words:
                 continue
             tld, rest = _take_tld(tokens[i + 1 :])
+            if not (tld.isalpha() and len(tld) >= 2) or len(words) > 3:
+                continue  # "ninety nine point nine", or a sentence that mentions a website
             if words[-1] in WELL_KNOWN_DOMAINS and len(words) > 1:
                 local = _join(words[:-1])
                 if local:

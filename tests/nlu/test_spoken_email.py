@@ -136,6 +136,11 @@ def test_dropped_at_before_well_known_provider_is_restored() -> None:
         "¿qué?",
         "!!! ??? ...",
         "one two three",
+        "I'm at home at the moment",
+        "our contract says ninety nine point nine uptime",
+        "he's pulling the tickets one at a time",
+        "i'm leaving the company at the end of the month",
+        "our customers keep seeing via northwind desk dot com next to our name",
     ],
 )
 def test_nothing_email_like_gives_empty_invalid_result(text: str) -> None:
