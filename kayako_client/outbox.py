@@ -290,6 +290,13 @@ class CaseOutbox:
             call_id, state="delivered", case_id=case_id, delivered_at=now, write_in_flight=0, last_error=None
         )
         logger.info("case delivered to Kayako", extra={"call_id": call_id, "case_id": case_id})
+        if row["attempts"]:  # Kayako is back after failures: the others need not sit out their backoff
+            self._db.execute(
+                "UPDATE case_outbox SET next_attempt_at=? WHERE state='pending' AND next_attempt_at > ?",
+                (now, now),
+            )
+            if self._wake is not None:
+                self._wake.set()
         if self.on_delivered is not None:
             try:
                 result = self.on_delivered(call_id, case_id)

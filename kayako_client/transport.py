@@ -320,7 +320,7 @@ def _error_from(reply: httpx.Response, envelope: dict[str, Any], *, auth: bool) 
     where = f"{reply.request.method} {reply.request.url.path}"
     message = f"{where}: Kayako error {status}" + (f": {detail}" if detail else "")
     kind: type[KayakoError]
-    if status in _SESSION_GONE or status == 403 and auth:
+    if status in _SESSION_GONE or (status == 403 and auth):
         kind = AuthError
     elif status == 404:
         kind = NotFound
