@@ -43,6 +43,7 @@ from nlu.prompts import prompt
 from nlu.spoken_email import apply_email_correction, parse_spoken_email, spell_for_readback
 from nlu.spoken_name import extract_name, find_introduced_name
 from nlu.spoken_phone import parse_spoken_phone, speak_phone
+from nlu.spoken_text import COMMON_WORDS
 
 MAX_SILENT_REPROMPTS = 2
 MAX_NAME_ASKS = 4
@@ -307,11 +308,19 @@ class Dialogue:
     ) -> list[DialogueAction]:
         result = self.kb.decide(text)
         topic = self._new_topic(text)
+        if escalation is not None:
+            self._note_related(topic, result)
+            return self._escalate(at, escalation.reason, _escalation_words(escalation.reason))
+        return self._take_up(at, topic, result)
+
+    def _note_related(self, topic: _TopicState, result: RetrievalLike) -> None:
         if result.best is not None:
             art = self.kb.article(result.best.article_id)
             topic.related_category = art.category if art else ""
-        if escalation is not None:
-            return self._escalate(at, escalation.reason, _escalation_words(escalation.reason))
+
+    def _take_up(self, at: float, topic: _TopicState, result: RetrievalLike) -> list[DialogueAction]:
+        """Answer, clarify or escalate a new question, as the KB decided."""
+        self._note_related(topic, result)
         if result.decision == "answer" and result.best is not None:
             return self._answer_with(at, topic, result.best.article_id)
         if result.decision == "clarify" and len(result.alternatives) >= 2:
@@ -449,26 +458,26 @@ class Dialogue:
             topic.outcome = "resolved"
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
-        if yn == "no" and short and not question:
+        if yn == "no" and not question:
             topic.outcome = "escalated"
             return self._escalate(at, "not-helped", "the caller said the answer did not solve the issue")
 
         # a follow-up about the same article, or a new question
-        followup = self.kb.answer_followup(topic.article_id, text)
+        marker = intents.topic_change_marker(text)
+        focus = _after_topic_change(text) if marker else text
+        followup = self.kb.answer_followup(topic.article_id, focus)
         fresh = followup is not None and _norm_fact(followup) not in topic.said_facts
-        if question or intents.topic_change_marker(text):
-            result = self.kb.decide(text)
+        if question or marker:
+            result = self.kb.decide(focus)
             other = (
-                result.decision == "answer"
+                result.decision in ("answer", "clarify")
                 and result.best is not None
                 and result.best.article_id != topic.article_id
             )
-            if other and (not fresh or intents.topic_change_marker(text)):
+            if other and (not fresh or marker):
                 if topic.outcome == "open":
-                    topic.outcome = "abandoned" if intents.topic_change_marker(text) else "answered"
-                assert result.best is not None
-                new = self._new_topic(text)
-                return self._answer_with(at, new, result.best.article_id)
+                    topic.outcome = "abandoned" if marker else "answered"
+                return self._take_up(at, self._new_topic(focus), result)
             if fresh:
                 assert followup is not None
                 topic.said_facts.add(_norm_fact(followup))
@@ -487,8 +496,6 @@ class Dialogue:
             topic.outcome = "resolved"
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
-        if yn == "yes":
-            return [self._say(at, "ack_progress")]
         return [self._say(at, "ack_progress")]
 
     def _in_anything_else(self, at: float, text: str) -> list[DialogueAction]:
@@ -496,7 +503,9 @@ class Dialogue:
         if esc is not None and not self.escalated:
             self._new_topic(text)
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
-        if intents.nothing_else(text):
+        if intents.nothing_else(text) or (
+            intents.sounds_solved(text) and not intents.looks_like_question(text)
+        ):
             return self._wrap_up(at)
         talk = intents.smalltalk(text)
         if talk is not None:
@@ -629,7 +638,7 @@ class Dialogue:
         # not right: ask afresh
         d.known_name = ""
         d.known_email = ""
-        name = extract_name(text)
+        name = name_from_reply(text)
         if name:
             d.name = name
         return self._next_detail(at)
@@ -639,8 +648,8 @@ class Dialogue:
         email = parse_spoken_email(text) if _mentions_email(text) else None
         if email is not None and email.valid:
             d.email = email.address
-        name = extract_name(text)
-        if name and not _looks_like_not_a_name(name, text):
+        name = name_from_reply(text)
+        if name:
             d.name = name
             return self._next_detail(at)
         if _refuses(text):
@@ -657,13 +666,8 @@ class Dialogue:
     def _in_email(self, at: float, text: str) -> list[DialogueAction]:
         d = self.details
         if not d.name:
-            name = extract_name(text) if not _mentions_email(text) else None
-            if (
-                name
-                and not _looks_like_not_a_name(name, text)
-                and self.state == "email"
-                and len(intents.words(text)) <= 4
-            ):
+            name = name_from_reply(text) if not _mentions_email(text) else None
+            if name and len(intents.words(text)) <= 4:
                 d.name = name
                 return [
                     self._say_text(at, f"Thanks, {name.split()[0]}. " + prompt("ask_email", self.company))
@@ -839,6 +843,23 @@ _COMMON_WORDS = {
 }
 
 
+_MARKER = re.compile(
+    r"\b(?:never ?mind|another question|different question|other question|something else|one more thing|"
+    r"another thing|separate question|on another note|actually)\b",
+    re.I,
+)
+
+
+def _after_topic_change(text: str) -> str:
+    """The part of an utterance after its last topic-change phrase ("never mind that. Is there…")."""
+    parts = _MARKER.split(text)
+    tail = parts[-1].strip(" ,.;:-")
+    pieces = re.split(r"(?<=[.!?])\s+", tail, maxsplit=1)
+    if len(pieces) == 2 and len(pieces[0].split()) <= 5:
+        tail = pieces[1]
+    return tail if len(intents.words(tail)) >= 3 else text
+
+
 def _norm_fact(text: str) -> str:
     return " ".join(intents.words(text))[:200]
 
@@ -903,33 +924,25 @@ def _no_email(text: str) -> bool:
     )
 
 
-_NOT_NAME_WORDS = {
-    "ticket",
-    "please",
-    "escalate",
-    "someone",
-    "somebody",
-    "person",
-    "yes",
-    "yeah",
-    "no",
-    "sure",
-    "okay",
-    "help",
-    "issue",
-    "problem",
-    "account",
-    "password",
-    "still",
-    "just",
-    "really",
-    "the",
-    "thanks",
-    "thank",
-    "fine",
-}
+_CONTRACTION_TAILS = ("s", "ve", "re", "ll", "m", "d", "t")
 
 
-def _looks_like_not_a_name(name: str, text: str) -> bool:
-    parts = {p.lower() for p in name.split()}
-    return bool(parts & _NOT_NAME_WORDS)
+def name_from_reply(text: str) -> str | None:
+    """A caller's name from their answer to "may I have your name?", or None.
+
+    The extractor is generous; here a candidate is refused when a part of it is a common
+    English word or a contraction ("we've", "a ticket's", "perfect"), or when a long reply
+    mentions it without an introduction ("my name is", "it's", "this is"): callers who keep
+    describing their issue are not naming themselves.
+    """
+    candidate = extract_name(text)
+    if not candidate:
+        return None
+    for part in candidate.lower().split():
+        base, _, tail = part.partition("'")
+        if part in COMMON_WORDS or base in COMMON_WORDS or tail in _CONTRACTION_TAILS or len(base) < 2:
+            return None
+    long_reply = sum(1 for w in intents.words(text) if len(w) > 1) > 7
+    if long_reply and find_introduced_name(text) != candidate:
+        return None
+    return candidate

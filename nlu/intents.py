@@ -651,10 +651,10 @@ def smalltalk(text: str) -> SmallTalk | None:
         return None
     sets = (_HEARING, _HOLD, _HOW_ARE_YOU, _THANKS, _BYE, _GREETING)
     leftover = _content_words(text, sets)
-    if len(leftover) > 1 or (len(leftover) == 1 and len(ws) <= 2 and leftover[0] not in _FILLERS):
-        # more than a word of real content: a question, not small talk
-        if not (_has(n, _HOLD) and len(leftover) <= 4 and not _looks_like_question(text)):
-            return None
+    has_content = len(leftover) > 1 or (len(leftover) == 1 and len(ws) <= 2 and leftover[0] not in _FILLERS)
+    short_hold = _has(n, _HOLD) and len(leftover) <= 4 and not _looks_like_question(text)
+    if has_content and not short_hold:
+        return None  # more than a word of real content: a question, not small talk
     if _has(n, _HEARING):
         return SmallTalk("hearing_check")
     if _has(n, _HOLD):
@@ -736,33 +736,48 @@ def _looks_like_question(text: str) -> bool:
         return False
     if ws[0] in _QUESTION_STARTS:
         return True
-    n = " " + " ".join(ws) + " "
-    return _has(
-        n,
-        (
-            "how do i",
-            "how do we",
-            "how can i",
-            "is there",
-            "can i",
-            "can we",
-            "do i",
-            "do we",
-            "does it",
-            "will it",
-            "is it",
-            "what about",
-            "what happens",
-            "how long",
-            "how many",
-            "how much",
-            "i want to know",
-            "i need to know",
-            "wondering",
-            "any way",
-            "anyway to",
-        ),
+    head = " " + " ".join(ws[:3]) + " "
+    starts = (
+        "is it",
+        "can i",
+        "can we",
+        "can you",
+        "do i",
+        "do we",
+        "does it",
+        "will it",
+        "is there",
+        "are there",
+        "could i",
+        "could we",
+        "should i",
+        "should we",
     )
+    if _has(head, starts):
+        return True
+    n = " " + " ".join(ws) + " "
+    anywhere = (
+        "how do i",
+        "how do we",
+        "how can i",
+        "how can we",
+        "is there a way",
+        "is there any",
+        "what about",
+        "what happens",
+        "how long",
+        "how many",
+        "how much",
+        "i want to know",
+        "i need to know",
+        "wondering",
+        "any way to",
+        "anyway to",
+        "do i need",
+        "do we need",
+        "can it",
+    )
+    return _has(n, anywhere)
 
 
 def looks_like_question(text: str) -> bool:
