@@ -39,6 +39,25 @@ def _handler(module: str, func: str = "run") -> Callable[[argparse.Namespace], i
     return call
 
 
+class _Subparsers:
+    """add_subparsers that gives every subcommand (and nested one) the common options."""
+
+    def __init__(self, action: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+        self._action = action
+        self._common = common
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
+        p = self._action.add_parser(name, parents=[self._common], **kwargs)  # type: ignore[arg-type]
+        original = p.add_subparsers
+        common = self._common
+
+        def add_subparsers(**kw: object) -> _Subparsers:
+            return _Subparsers(original(**kw), common)  # type: ignore[arg-type]
+
+        p.add_subparsers = add_subparsers  # type: ignore[method-assign,assignment]
+        return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kayako-voice", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -47,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", metavar="LEVEL", help="override log.level (DEBUG, INFO, WARNING, ERROR)"
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # the same two options are accepted after the subcommand too (`kayako-voice serve --config F`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML settings file")
+    common.add_argument("--log-level", metavar="LEVEL", default=argparse.SUPPRESS, help="override log.level")
+    sub = _Subparsers(parser.add_subparsers(dest="command", metavar="COMMAND"), common)
 
     p = sub.add_parser("serve", help="run the production process: Stasis app, media, outbox, KB sync, health")
     p.set_defaults(func=_handler("serve"))
