@@ -51,6 +51,7 @@ MIN_WINDOW_S = 2.0
 MAX_CHUNK_S = 28.0
 _VAD_THRESHOLD = 0.5
 _WINDOW_MS = 32  # Silero window at 16 kHz
+_TAIL_RANGE_DB = 30.0  # frames within this of the loudest speech frame count as voiced for coverage
 HALLUCINATIONS = {
     "thank you",
     "thank you very much",
@@ -95,6 +96,12 @@ def collapse_loop(text: str) -> str:
         if extra >= 2 * size or (ends_sentence and extra >= min(2, size)):
             return " ".join(words[:size])
     return text
+
+
+def _frame_dbfs(frame: bytes) -> float:
+    x = np.frombuffer(frame, dtype="<i2").astype(np.float64)
+    rms = float(np.sqrt(np.mean(x * x))) / 32768.0
+    return 20 * math.log10(rms) if rms > 1e-6 else -120.0
 
 
 def speech_ms(samples: np.ndarray) -> float:
@@ -238,6 +245,7 @@ class WhisperStream:
         self._speech_frames = 0
         self._voiced_end = 0  # byte offset just after the last speech frame
         self._silent_frames = 0
+        self._speech_peak_dbfs = -120.0
         self._submitted_end = 0
         self._future: Future[Decoded] | None = None
         self._future_end = 0
@@ -291,8 +299,14 @@ class WhisperStream:
         while self._vad_offset + FRAME_BYTES <= len(self._audio):
             frame = bytes(self._audio[self._vad_offset : self._vad_offset + FRAME_BYTES])
             self._vad_offset += FRAME_BYTES
+            level = _frame_dbfs(frame)
             if self._vad.speech_prob(frame) >= _VAD_THRESHOLD:
                 self._speech_frames += 1
+                self._speech_peak_dbfs = max(self._speech_peak_dbfs, level)
+                self._voiced_end = self._vad_offset
+                self._silent_frames = 0
+            elif self._speech_frames and level >= self._speech_peak_dbfs - _TAIL_RANGE_DB:
+                # a quiet word ending ("-ts") the VAD misses still has to be in the decoded audio
                 self._voiced_end = self._vad_offset
                 self._silent_frames = 0
             else:
