@@ -267,11 +267,11 @@ class Dialogue:
         if self.state in ("question",):
             return [self._say(at, "silence_question")]
         if self._last_agent_text:
-            return [self._say_text(at, f"Are you still there? {self._last_question()}")]
+            return [self._say(at, "silence_1"), self._say_text(at, self._last_question())]
         return [self._say(at, "silence_1")]
 
     def _last_question(self) -> str:
-        parts = re.split(r"(?<=[.!])\s+", self._last_agent_text.replace("Are you still there? ", ""))
+        parts = re.split(r"(?<=[.!?])\s+", self._last_agent_text)
         questions = [p for p in parts if p.endswith("?")]
         return questions[-1] if questions else "How can I help you?"
 
@@ -598,9 +598,7 @@ class Dialogue:
         if self._after_details == "transfer":
             return [self._say(at, "transfer")] + self._file_and_transfer(at)
         self.state = "anything_else"
-        first = self.details.name.split()[0] if self.details.name else ""
-        thanks = f"Thank you{', ' + first if first else ''}. I've passed this on, and our team will follow up shortly."
-        return [self._say_text(at, thanks), self._say(at, "anything_else")]
+        return [self._say(at, "details_done"), self._say(at, "anything_else")]
 
     def _reask(self, at: float) -> list[DialogueAction]:
         if self.state == "name":
@@ -660,7 +658,7 @@ class Dialogue:
         self._name_asks += 1
         esc = intents.wants_escalation(text)
         if esc is not None or intents.yes_no(text) == "yes":
-            return [self._say_text(at, "Sure, I'll make sure of that. " + prompt("ask_name", self.company))]
+            return [self._say(at, "sure_noted"), self._say(at, "ask_name")]
         return [self._say(at, "ask_name_again")]
 
     def _in_email(self, at: float, text: str) -> list[DialogueAction]:
@@ -670,7 +668,8 @@ class Dialogue:
             if name and len(intents.words(text)) <= 4:
                 d.name = name
                 return [
-                    self._say_text(at, f"Thanks, {name.split()[0]}. " + prompt("ask_email", self.company))
+                    self._say(at, "thanks_short"),
+                    self._say(at, "ask_email"),
                 ]
         if _refuses(text) or _no_email(text):
             self._email_asks = MAX_EMAIL_ASKS
@@ -701,7 +700,7 @@ class Dialogue:
     def _read_back_email(self, at: float) -> list[DialogueAction]:
         self.state = "confirm_email"
         spelled = spell_for_readback(self.details.email)
-        return [self._say_text(at, f"Let me read that back: {spelled}. Is that correct?")]
+        return [self._say(at, "read_back_intro"), self._say_text(at, f"{spelled}. Is that correct?")]
 
     def _in_confirm_email(self, at: float, text: str) -> list[DialogueAction]:
         d = self.details
@@ -740,7 +739,10 @@ class Dialogue:
         if number:
             self.details.phone = number
             self.state = "confirm_phone"
-            return [self._say_text(at, f"I have {speak_phone(number)}. Is that right?")]
+            return [
+                self._say(at, "read_back_intro"),
+                self._say_text(at, f"{speak_phone(number)}. Is that right?"),
+            ]
         if _refuses(text):
             self._phone_asks = 2
             return self._after_details_step(at)
@@ -754,7 +756,10 @@ class Dialogue:
         number = parse_spoken_phone(text)
         if number:
             self.details.phone = number
-            return [self._say_text(at, f"I have {speak_phone(number)}. Is that right?")]
+            return [
+                self._say(at, "read_back_intro"),
+                self._say_text(at, f"{speak_phone(number)}. Is that right?"),
+            ]
         if yn == "no":
             self.details.phone = ""
             self.state = "phone"

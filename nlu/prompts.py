@@ -31,6 +31,10 @@ PROMPTS: dict[str, str] = {
     "email_uncertain": "Thanks. I'll note that address, and our team will double check it.",
     "ask_phone": "And what's the best phone number to reach you?",
     "ask_phone_again": "Sorry, I didn't get that number. Could you say it again, digit by digit?",
+    "read_back_intro": "Let me read that back.",
+    "details_done": "Thank you. I've passed this on, and our team will follow up shortly.",
+    "sure_noted": "Sure, I'll make sure of that.",
+    "thanks_short": "Thanks.",
     "transfer": "I'm transferring you to a member of our team now. They'll have your case in front of them.",
     "transfer_failed": (
         "I'm sorry, nobody is available to take the call right now. Your case is logged, and our team will "
