@@ -449,9 +449,6 @@ class Dialogue:
         if intents.wants_hold(text) and not question:
             self.patience_s = 30.0
             return [self._say(at, "hold_ok")]
-        talk = intents.smalltalk(text)
-        if talk is not None and not question:
-            return self._smalltalk(at, talk, opening=False)
         yn = intents.yes_no(text)
         short = len(intents.words(text)) <= 4
         if yn == "yes" and short and not question:
@@ -461,6 +458,9 @@ class Dialogue:
         if yn == "no" and not question:
             topic.outcome = "escalated"
             return self._escalate(at, "not-helped", "the caller said the answer did not solve the issue")
+        talk = intents.smalltalk(text)
+        if talk is not None and not question:
+            return self._smalltalk(at, talk, opening=False)
 
         # a follow-up about the same article, or a new question
         marker = intents.topic_change_marker(text)

@@ -667,7 +667,14 @@ def smalltalk(text: str) -> SmallTalk | None:
         return SmallTalk("how_are_you")
     if _has(n, _GREETING):
         return SmallTalk("greeting")
-    if all(w in _FILLERS or w in {"sorry", "yes", "right", "alright", "mm", "hmm"} for w in ws):
+    if all(w in _FILLERS or w in {"sorry", "mm", "hmm"} for w in ws) and not {
+        "yes",
+        "yep",
+        "yup",
+        "correct",
+        "right",
+        "sure",
+    } & set(ws):
         return SmallTalk("filler")
     return None
 
