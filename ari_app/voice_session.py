@@ -10,8 +10,15 @@ Facts it relies on:
 - Whisper decoding and speech synthesis are CPU-bound (tens to hundreds of ms): they run in
   the shared bounded `InferencePool`, never on the event loop, so RTP of other calls keeps
   its 20 ms pace. VAD runs on the loop (Silero: ~0.1 ms a frame, WebRTC: ~20 us).
-- Decoding starts while the caller still speaks (`SttStream.accept` every ~0.5 s of new
-  audio), so at the end of the turn only the tail is left.
+- Decoding starts while the caller still speaks: the turn's audio goes to `SttStream.accept`
+  every 100 ms (it only buffers and scores VAD frames, ~1 ms); the Whisper stream pre-decodes
+  in its own thread as soon as the caller pauses, so at the end of the turn at most the tail
+  is left. An STT stream that fails while being fed is dropped and the turn is decoded whole.
+- Barge-in: the endpoint's queue is flushed synchronously in the frame callback that detects
+  it, so the next 20 ms slot already carries comfort noise; sentences of the interrupted reply
+  that were still being synthesized are discarded (reply generation counter).
+- The turn detector's echo floor is fed with every agent frame actually sent
+  (`RtpEndpoint.on_sent` -> `TurnDetector.agent_output`).
 - Voice-to-voice latency per turn = first agent frame sent - last voiced caller frame
   received, both on `time.monotonic()`; parts: end-of-turn wait, STT tail, decide, TTS.
 - Replies are synthesized and queued sentence by sentence: the caller hears the first
@@ -21,7 +28,6 @@ Facts it relies on:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -61,7 +67,7 @@ from nlu.prompts import all_prompts
 
 log = logging.getLogger("kayako_voice.voice")
 
-PARTIAL_EVERY_S = 0.5  # decode the turn so far every 0.5 s of new speech
+FEED_EVERY_BYTES = 5 * 640  # hand the turn's new audio to the STT stream every 100 ms
 STT_TIMEOUT_S = 8.0
 
 
@@ -123,6 +129,17 @@ class TurnRecord:
     agent_text: str
     timing: TurnTiming
     confidence: float = 1.0
+    # decision -> first agent frame sent, and whether the first sentence came from the cache
+    first_audio_ms: float | None = None
+    cached: bool | None = None
+
+
+@dataclass(frozen=True)
+class BargeInRecord:
+    detected_at: float  # time.monotonic() of the frame that completed the barge-in
+    dropped_frames: int
+    # agent frames of the interrupted reply sent after detection (0: stopped at the next slot)
+    frames_after: int = 0
 
 
 class VoiceSession:
@@ -159,6 +176,7 @@ class VoiceSession:
             on_frame=self._on_frame,
             on_playout=self._on_playout,
             call_id=options.call_id,
+            on_sent=self._on_sent,
         )
         self.turns = TurnDetector(options.turn, make_vad(services.vad_kind))
         self.records: list[TurnRecord] = []
@@ -166,7 +184,11 @@ class VoiceSession:
         self._t0 = time.monotonic()
         self._stream: SttStream | None = None
         self._stream_fed = 0
+        self._stream_broken = False
         self._partial_task: asyncio.Task[None] | None = None
+        self._generation = 0  # bumped on barge-in: sentences of older replies are not played
+        self._barge_open: int | None = None  # index into barge_ins while the old reply may leak
+        self.barge_ins: list[BargeInRecord] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._speaking_tags: set[str] = set()
         self._tag_text: dict[str, str] = {}
@@ -244,37 +266,48 @@ class VoiceSession:
                 self._last_activity = time.monotonic()
                 self._stream = None
                 self._stream_fed = 0
+                self._stream_broken = False
+                self._maybe_partial()
             elif isinstance(ev, BargeInDetected):
-                self._barge_in(ev)
+                self._barge_in(ev, received_at)
             elif isinstance(ev, TurnEnded):
                 self._spawn(self._finish_turn(ev, received_at))
 
-    def _barge_in(self, ev: BargeInDetected) -> None:
-        unsaid = " ".join(self._tag_text.get(t, "") for t in sorted(self._speaking_tags))
+    def _barge_in(self, ev: BargeInDetected, detected_at: float) -> None:
+        unsaid = " ".join(self._tag_text[t] for t in sorted(self._speaking_tags) if t in self._tag_text)
+        self._generation += 1
         dropped = self.endpoint.flush()
         self._speaking_tags.clear()
+        self.barge_ins.append(BargeInRecord(detected_at=detected_at, dropped_frames=dropped))
+        self._barge_open = len(self.barge_ins) - 1
         log_event(log, "barge-in", call_id=self.call_id, dropped_frames=dropped)
         self._dispatch(BargeIn(at=ev.at, unsaid=unsaid.strip()))
 
+    def _on_sent(self, pcm: bytes) -> None:
+        self.turns.agent_output(pcm)
+        if self._barge_open is not None:
+            rec = self.barge_ins[self._barge_open]
+            self.barge_ins[self._barge_open] = BargeInRecord(
+                rec.detected_at, rec.dropped_frames, rec.frames_after + 1
+            )
+
     def _maybe_partial(self) -> None:
-        """Decode the turn so far while the caller is still speaking."""
-        if self._partial_task is not None and not self._partial_task.done():
+        """Hand the turn's new audio to the STT stream while the caller is still speaking."""
+        if self._stream_broken:
             return
         audio = self.turns.speech_so_far()
-        if len(audio) - self._stream_fed < int(PARTIAL_EVERY_S * 32000):
+        if len(audio) - self._stream_fed < FEED_EVERY_BYTES:
             return
-        if self._stream is None:
-            self._stream = self.services.stt.stream()
-        chunk = audio[self._stream_fed :]
-        self._stream_fed = len(audio)
-        stream = self._stream
-        self._partial_task = asyncio.create_task(self._feed_stream(stream, chunk))
-
-    async def _feed_stream(self, stream: SttStream, chunk: bytes) -> None:
         try:
-            await self.services.pool.run(stream.accept, chunk)
-        except Exception as exc:
-            log_event(log, "partial decode failed", logging.WARNING, call_id=self.call_id, error=str(exc))
+            if self._stream is None:
+                self._stream = self.services.stt.stream()
+            self._stream.accept(audio[self._stream_fed :])
+            self._stream_fed = len(audio)
+        except Exception as exc:  # decode the whole turn at its end instead
+            log_event(log, "STT stream failed", logging.WARNING, call_id=self.call_id, error=repr(exc))
+            self._stream_broken = True
+            self._stream = None
+            self._stream_fed = 0
 
     async def _finish_turn(self, ev: TurnEnded, received_at: float) -> None:
         self._turn_busy = True
@@ -291,9 +324,7 @@ class VoiceSession:
         fed = self._stream_fed
         self._stream = None
         self._stream_fed = 0
-        if self._partial_task is not None:
-            with contextlib.suppress(Exception):
-                await self._partial_task
+        self._stream_broken = False
         t_stt = time.monotonic()
         try:
             transcript = await asyncio.wait_for(self._transcribe(stream, fed, ev.audio), STT_TIMEOUT_S)
@@ -307,15 +338,17 @@ class VoiceSession:
             return  # noise or a cough: not a turn
         self._last_activity = time.monotonic()
         self._pending_timing = {
+            "generation": self._generation,
             "last_voiced": last_voiced_mono,
             "end_of_turn_ms": (turn_end - last_voiced_mono) * 1000,
             "stt_ms": stt_ms,
         }
+        self._record_turn("caller", text, None)
+        self.records[-1].confidence = transcript.confidence
         t_decide = time.monotonic()
         self._dispatch(
             CallerSaid(at=self.now(), text=text, confidence=transcript.confidence), t_decide=t_decide
         )
-        self._record_turn("caller", text, None)
 
     async def _transcribe(self, stream: SttStream | None, fed: int, audio: bytes) -> Transcript:
         stt = self.services.stt
@@ -340,8 +373,9 @@ class VoiceSession:
             log_event(log, "dialogue failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
             actions = self.dialogue.on(EngineError(at=self.now(), what="dialogue", detail=repr(exc)))
         decide_ms = (time.monotonic() - (t_decide or t0)) * 1000
-        if self._pending_timing is not None:
+        if self._pending_timing is not None and "decide_ms" not in self._pending_timing:
             self._pending_timing["decide_ms"] = decide_ms
+            self._pending_timing["decided_at"] = time.monotonic()
         self._run(actions)
 
     def _run(self, actions: list[DialogueAction]) -> None:
@@ -365,17 +399,60 @@ class VoiceSession:
         if final is not None:
             self._final_action = final
         if says or final is not None:
-            self._spawn(self._speak([s.text for s in says], final))
+            texts = [s.text for s in says]
+            generation = self._generation
+            # the first sentence of a cached reply is queued right here, inside the decision,
+            # so it goes out at the next 20 ms slot
+            first_done = self._play_cached_first(texts, generation)
+            self._spawn(self._speak(texts, final, generation, first_done))
 
-    async def _speak(self, texts: list[str], final: DialogueAction | None) -> None:
+    def _play_cached_first(self, texts: list[str], generation: int) -> bool:
+        if not texts or self._say_lock.locked() or self.endpoint.is_playing:
+            return False
+        sentences = self.services.tts.sentences(texts[0])
+        if not sentences:
+            return False
+        pcm = self.services.cache.get(sentences[0])
+        if pcm is None:
+            return False
+        if self._pending_timing is not None:
+            self._pending_timing.setdefault("tts_ms", 0.0)
+            self._pending_timing["cached"] = True
+        self._record_turn("agent", texts[0], None)
+        self._queue(sentences[0], pcm)
+        return True
+
+    def _queue(self, sentence: str, pcm: bytes) -> None:
+        self._tag_seq += 1
+        tag = f"{self.call_id}:{self._tag_seq}"
+        self._tag_text[tag] = sentence
+        self._speaking_tags.add(tag)
+        try:
+            self.endpoint.play(pcm, tag=tag)
+        except Exception as exc:
+            self._speaking_tags.discard(tag)
+            self._tag_text.pop(tag, None)
+            log_event(log, "playout failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
+
+    async def _speak(
+        self, texts: list[str], final: DialogueAction | None, generation: int, first_done: bool
+    ) -> None:
         async with self._say_lock:
-            for text in texts:
-                self._record_turn("agent", text, None)
-                for sentence in self.services.tts.sentences(text):
+            for i, text in enumerate(texts):
+                sentences = self.services.tts.sentences(text)
+                if i == 0 and first_done:
+                    sentences = sentences[1:]
+                else:
+                    self._record_turn("agent", text, None)
+                for sentence in sentences:
                     if self._closed:
                         return
+                    if generation != self._generation:
+                        break  # the caller barged in: the rest of this reply is not said
                     t_tts = time.monotonic()
                     pcm = self.services.cache.get(sentence)
+                    if pcm is not None and self._pending_timing is not None:
+                        self._pending_timing.setdefault("cached", True)
                     if pcm is None:
                         try:
                             pcm = await self.services.pool.run(
@@ -394,14 +471,10 @@ class VoiceSession:
                             return
                     if self._pending_timing is not None and "tts_ms" not in self._pending_timing:
                         self._pending_timing["tts_ms"] = (time.monotonic() - t_tts) * 1000
-                    self._tag_seq += 1
-                    tag = f"{self.call_id}:{self._tag_seq}"
-                    self._tag_text[tag] = sentence
-                    self._speaking_tags.add(tag)
-                    try:
-                        self.endpoint.play(pcm, tag=tag)
-                    except Exception as exc:
-                        log_event(log, "playout failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
+                        self._pending_timing.setdefault("cached", False)
+                    if generation != self._generation or self._closed:
+                        break
+                    self._queue(sentence, pcm)
             if final is not None:
                 await self._drain()
                 if isinstance(final, Transfer) and self.on_transfer is not None:
@@ -417,6 +490,8 @@ class VoiceSession:
             await asyncio.sleep(0.02)
 
     def _on_playout(self, ev: PlayoutEvent) -> None:
+        if ev.kind == "started":
+            self._barge_open = None
         if ev.kind == "started" and self._pending_timing is not None:
             p = self._pending_timing
             self._pending_timing = None
@@ -430,6 +505,9 @@ class VoiceSession:
             for rec in reversed(self.records):
                 if rec.timing.latency_ms is None and rec.agent_text:
                     rec.timing = timing
+                    if "decided_at" in p:
+                        rec.first_audio_ms = round((ev.at - p["decided_at"]) * 1000, 1)
+                    rec.cached = bool(p.get("cached", False))
                     break
             log_event(log, "turn latency", call_id=self.call_id, **{k: v for k, v in timing.__dict__.items()})
             if self.on_turn is not None:
@@ -457,9 +535,13 @@ class VoiceSession:
             if self.endpoint.is_playing or self.turns.in_turn or self._turn_busy:
                 self._last_activity = time.monotonic()
                 continue
-            if time.monotonic() - self._last_activity >= self.dialogue.patience_s:
+            if time.monotonic() - self._last_activity >= self._patience_s():
                 self._last_activity = time.monotonic()
                 self._dispatch(SilenceTimeout(at=self.now()))
+
+    def _patience_s(self) -> float:
+        """The dialogue's patience (8 s, 30 s after "hold on") scaled to the configured timeout."""
+        return self.dialogue.patience_s * self.options.silence_timeout_s / 8.0
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -125,6 +125,7 @@ class RtpEndpoint:
         jitter_depth: int = 3,
         max_queue_s: float = 300.0,
         ssrc_switch_gap_s: float = 1.0,
+        on_sent: Callable[[bytes], None] | None = None,
     ) -> None:
         self.codec = codec
         self.local_host = local_host
@@ -135,6 +136,7 @@ class RtpEndpoint:
         self.comfort_noise = comfort_noise
         self.on_frame = on_frame
         self.on_playout = on_playout
+        self.on_sent = on_sent
         self.call_id = call_id
         self.max_packet_bytes = max_packet_bytes
         self.ssrc_switch_gap_s = ssrc_switch_gap_s
@@ -263,6 +265,11 @@ class RtpEndpoint:
         if abs(lateness) > LATE_FRAME_S:
             self.stats.late_frames += 1
         if item is not None:
+            if self.on_sent is not None:
+                try:
+                    self.on_sent(pcm)
+                except Exception:
+                    logger.exception("on_sent callback failed", extra={"call_id": self.call_id})
             if item.first:
                 self._emit(PlayoutEvent("started", item.tag, sent_at))
             if item.last:

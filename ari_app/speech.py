@@ -1,0 +1,89 @@
+"""Loading the process's speech models once: STT, TTS, the audio cache and the inference pool.
+
+Owns `load_speech_services(settings, kb=None)`: the `SpeechServices` every call shares, with
+every fixed prompt and (given a KB index) every article's spoken short answer synthesized
+ahead of time, so the usual reply starts from the cache.
+
+Facts it relies on:
+- Whisper tiny.en (int8) loads in ~1 s and Piper joe-medium in ~0.5 s; both are loaded once.
+- Piper synthesizes at roughly 5-10x real time on one core: a 40-prompt + 32-answer warm-up
+  takes about a minute the first time and nothing afterwards (the cache is on disk).
+- The Whisper stream pre-decodes once the caller has paused `STT_PAUSE_MS` (150 ms): end of
+  turn comes at 250 ms of silence at the earliest, so the pre-decode is usually done by then.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from ari_app.logs import log_event
+from ari_app.settings import Settings
+from ari_app.voice_session import InferencePool, SpeechServices
+from media.audio_cache import AudioCache
+from media.stt import make_stt
+from media.tts import make_tts
+
+log = logging.getLogger("kayako_voice.speech")
+
+STT_PAUSE_MS = 150
+STT_STEP_S = 0.8
+
+
+class SpokenAnswers(Protocol):
+    """What warming needs from the KB index (nlu.kb_index.KbIndex has it)."""
+
+    def articles(self) -> list: ...  # type: ignore[type-arg]
+
+    def spoken(self, article_id: int): ...  # type: ignore[no-untyped-def]
+
+
+def kb_short_answers(kb: SpokenAnswers) -> list[str]:
+    """Every article's spoken short answer (what the dialogue says first)."""
+    texts = []
+    for article in kb.articles():
+        spoken = kb.spoken(article.id)
+        if spoken is not None and spoken.short:
+            texts.append(spoken.short)
+    return texts
+
+
+def load_speech_services(
+    settings: Settings, kb: SpokenAnswers | None = None, workers: int = 2, warm: bool = True
+) -> SpeechServices:
+    started = time.perf_counter()
+    stt = make_stt(
+        settings.stt.engine,
+        settings.stt.model,
+        settings.stt.vosk_model_dir,
+        threads=settings.stt.threads,
+        cache_dir=settings.stt.cache_dir,
+    )
+    if hasattr(stt, "pause_ms"):
+        stt.pause_ms = STT_PAUSE_MS
+        stt.step_s = STT_STEP_S
+    tts = make_tts(
+        settings.tts.engine,
+        settings.tts.voice,
+        settings.tts.rate,
+        settings.tts.coqui_model_dir,
+        settings.tts.style,
+    )
+    cache = AudioCache(settings.tts.cache_dir, tts)
+    services = SpeechServices(stt=stt, tts=tts, cache=cache, pool=InferencePool(workers))
+    loaded_ms = (time.perf_counter() - started) * 1000
+    synthesized = 0
+    if warm:
+        extra = kb_short_answers(kb) if kb is not None else []
+        synthesized = services.warm_prompts(settings.company.name, extra)
+    log_event(
+        log,
+        "speech services ready",
+        stt=getattr(stt, "model", stt.name),
+        tts=f"{tts.name}/{tts.voice}",
+        load_ms=round(loaded_ms),
+        warmed=synthesized,
+        total_ms=round((time.perf_counter() - started) * 1000),
+    )
+    return services
