@@ -147,6 +147,12 @@ def _erase_outbox(store: CallStore, call_ids: list[str]) -> tuple[int, int]:
     return erased, waiting
 
 
+def _masked_phone(phone: str) -> str:
+    """Only the last 4 digits, whatever the formatting (`logs.mask` needs an unbroken number)."""
+    digits = normalise_phone(phone)
+    return "***" + digits[-4:]
+
+
 def forget_caller(
     store: CallStore, phone: str | None = None, email: str | None = None, actor: str = "cli"
 ) -> ErasureResult:
@@ -162,7 +168,9 @@ def forget_caller(
     call_ids = store.calls_of_caller(phone=phone or None, email=email or None)
     calls, turns = store.erase_calls(call_ids)
     outbox_erased, waiting = _erase_outbox(store, call_ids)
-    who = " ".join(part for part in (mask(phone) if phone else "", mask(email) if email else "") if part)
+    who = " ".join(
+        part for part in (_masked_phone(phone) if phone else "", mask(email) if email else "") if part
+    )
     detail = f"who={who} calls={calls} turns={turns} outbox_erased={outbox_erased} outbox_waiting={waiting}"
     store.audit("", actor, "caller-forgotten", detail)
     log_event(log, "caller forgotten", actor=actor, who=who, calls=calls, turns=turns)
