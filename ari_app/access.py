@@ -16,6 +16,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -41,6 +42,10 @@ class Principal:
 
     def may(self, role: str) -> bool:
         return _RANK[self.role] >= _RANK[role]
+
+
+# where a guarded handler finds who called it (aiohttp >= 3.12 has typed request keys)
+PRINCIPAL: Any = web.RequestKey("principal", Principal) if hasattr(web, "RequestKey") else "principal"
 
 
 def fingerprint(token: str) -> str:
@@ -93,7 +98,7 @@ def _deny(status: int, reason: str) -> web.Response:
 def require(role: str, tokens: AccessTokens, store: CallStore | None = None) -> Callable[[Handler], Handler]:
     """Decorator: the handler runs only for a token with at least `role`.
 
-    The principal is stored as `request["principal"]`. For `admin`, each allowed call and each
+    The principal is stored as `request[PRINCIPAL]`. For `admin`, each allowed call and each
     refusal is written to the audit table through `store`.
     """
     if role not in _RANK:
@@ -129,7 +134,7 @@ def require(role: str, tokens: AccessTokens, store: CallStore | None = None) -> 
                     remote=request.remote,
                 )
                 return _deny(status, reason)
-            request["principal"] = principal
+            request[PRINCIPAL] = principal
             if role == "admin" and store is not None:
                 store.audit("", principal.actor, "admin-request", action)
             return await handler(request)

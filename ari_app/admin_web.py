@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ari_app.access import AccessTokens, require
+from ari_app.access import PRINCIPAL, AccessTokens, require
 from ari_app.dashboard import dashboard_asset, dashboard_page, report_handler
 from ari_app.metrics import CallMetrics, metrics_handler
 from ari_app.privacy import ForgetRequestError, forget_caller, purge_expired
@@ -72,7 +72,7 @@ def add_operations_routes(
         if not isinstance(phone, str | None) or not isinstance(email, str | None):
             return web.json_response({"error": "phone and email must be strings"}, status=400)
         try:
-            result = forget_caller(store, phone=phone, email=email, actor=request["principal"].actor)
+            result = forget_caller(store, phone=phone, email=email, actor=request[PRINCIPAL].actor)
         except ForgetRequestError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response(result.to_dict())
@@ -85,7 +85,7 @@ def add_operations_routes(
             return web.json_response(
                 {"error": "retention_days must be a whole number of days >= 1"}, status=400
             )
-        result = purge_expired(store, days, actor=request["principal"].actor)
+        result = purge_expired(store, days, actor=request[PRINCIPAL].actor)
         return web.json_response(result.to_dict())
 
     @admin

@@ -102,9 +102,9 @@ def render_text(r: CallReport) -> str:
             out.append("")
             out.append(title)
             top = drivers[0].calls
-            for d in drivers:
-                label = d.label if len(d.label) <= 40 else d.label[:39] + "…"
-                out.append(f"  {label:<40} {_bar(d.calls, top):<{_BAR}} {d.calls:>4}")
+            for driver in drivers:
+                label = driver.label if len(driver.label) <= 40 else driver.label[:39] + "…"
+                out.append(f"  {label:<40} {_bar(driver.calls, top):<{_BAR}} {driver.calls:>4}")
     return "\n".join(out)
 
 
