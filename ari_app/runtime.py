@@ -1,0 +1,177 @@
+"""Everything one kayako-voice process shares between calls, built once from `Settings`.
+
+Owns construction and shutdown order: the ARI client, the speech services (STT, TTS, audio
+cache, the bounded inference pool), the knowledge base, the call store, the Kayako client, the
+case outbox with its delivery worker, and the periodic KB sync. Facts: model loading is the
+slow part (Whisper tiny.en + Piper + MiniLM, a few seconds on 2 cores), so it happens here,
+before the app registers with Asterisk; the outbox and the call store share the SQLite file
+`storage.database` (separate tables, WAL mode), so a case is on disk before Kayako sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ari_app.ari.client import AriClient
+from ari_app.ari.spec import AriSpec
+from ari_app.knowledge import kb_from_articles, open_synced_kb
+from ari_app.logs import log_event
+from ari_app.settings import Settings
+from ari_app.store import CallStore
+from ari_app.voice_session import InferencePool, SpeechServices
+from kayako_client import CaseOutbox, ClientOptions, KayakoClient, OutboxOptions
+from nlu.dialogue import KnowledgeBase
+
+log = logging.getLogger("kayako_voice.runtime")
+
+
+def load_speech(settings: Settings) -> SpeechServices:
+    """STT + TTS + audio cache + inference pool, via `ari_app.speech` when that module exists."""
+    if importlib.util.find_spec("ari_app.speech") is not None:
+        from ari_app import speech
+
+        services: SpeechServices = speech.load_speech_services(settings)
+        return services
+    from media.audio_cache import AudioCache
+    from media.stt import make_stt
+    from media.tts import make_tts
+
+    stt = make_stt(
+        settings.stt.engine,
+        settings.stt.model,
+        settings.stt.vosk_model_dir,
+        threads=settings.stt.threads,
+        cache_dir=settings.stt.cache_dir,
+    )
+    tts = make_tts(
+        settings.tts.engine,
+        settings.tts.voice,
+        settings.tts.rate,
+        settings.tts.coqui_model_dir,
+        settings.tts.style,
+    )
+    cache = AudioCache(settings.tts.cache_dir, tts)
+    return SpeechServices(stt=stt, tts=tts, cache=cache, pool=InferencePool(2))
+
+
+def load_kb(settings: Settings) -> KnowledgeBase:
+    """The synced index when one exists, else a fresh in-memory import of storage.articles."""
+    if Path(settings.storage.kb_index).exists():
+        return open_synced_kb(settings)
+    return kb_from_articles(settings, settings.storage.articles)
+
+
+def kayako_options(settings: Settings) -> ClientOptions:
+    k = settings.kayako
+    return ClientOptions(
+        k.url, k.email, k.password, timeout_s=k.timeout_s, verify_tls=k.verify_tls, ca_bundle=k.ca_bundle
+    )
+
+
+def outbox_options(settings: Settings) -> OutboxOptions:
+    return OutboxOptions(
+        open_case_days=settings.kayako.open_case_days, dead_after_s=settings.kayako.dead_after_s
+    )
+
+
+@dataclass
+class Runtime:
+    """The process-wide pieces a `CallSession` uses; `start()` runs the background workers."""
+
+    settings: Settings
+    ari: AriClient
+    services: SpeechServices
+    kb: KnowledgeBase
+    store: CallStore
+    kayako: KayakoClient | None = None
+    outbox: CaseOutbox | None = None
+    kb_sync: Callable[[], Awaitable[Any]] | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def start_workers(self) -> None:
+        if self.outbox is not None:
+            self._tasks.append(asyncio.create_task(self.outbox.run(self.stop_event), name="case-outbox"))
+        if self.kb_sync is not None and self.settings.kayako.kb_sync_interval_s > 0:
+            self._tasks.append(asyncio.create_task(self._sync_loop(), name="kb-sync"))
+
+    async def _sync_loop(self) -> None:
+        assert self.kb_sync is not None
+        interval = self.settings.kayako.kb_sync_interval_s
+        while not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), interval)
+                return
+            try:
+                result = await self.kb_sync()
+                log_event(log, "kb sync done", result=str(result))
+            except Exception as exc:  # Kayako down: the old index keeps answering
+                log_event(log, "kb sync failed", logging.WARNING, error=repr(exc))
+
+    async def close(self) -> None:
+        self.stop_event.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await asyncio.wait_for(task, 5.0)
+                except TimeoutError:
+                    task.cancel()
+                    log_event(
+                        log, "background task did not stop in time", logging.WARNING, task=task.get_name()
+                    )
+                except Exception as exc:
+                    log_event(log, "background task failed", logging.ERROR, error=repr(exc))
+        await self.ari.close()
+        if self.kayako is not None:
+            await self.kayako.aclose()
+        if self.outbox is not None:
+            self.outbox.close()
+        self.services.pool.shutdown()
+        self.store.close()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    services: SpeechServices | None = None,
+    kb: KnowledgeBase | None = None,
+    spec: AriSpec | None = None,
+    outbox: OutboxOptions | None = None,
+) -> Runtime:
+    """Build every shared piece (models load here); call inside the running event loop."""
+    a = settings.ari
+    ari = AriClient(a.url, a.username, a.password, a.app, spec=spec)
+    store = CallStore(settings.storage.database)
+    kayako = KayakoClient(kayako_options(settings)) if settings.kayako.url else None
+    case_outbox = None
+    if kayako is not None:
+        case_outbox = CaseOutbox(
+            settings.storage.database,
+            kayako,
+            outbox or outbox_options(settings),
+            on_delivered=lambda call_id, case_id: store.set_case_id(call_id, case_id),
+        )
+    sync: Callable[[], Awaitable[Any]] | None = None
+    if settings.kayako.url and importlib.util.find_spec("ari_app.kb_sync") is not None:
+        from ari_app.kb_sync import sync_kb
+
+        async def sync() -> Any:
+            return await sync_kb(settings)
+
+    return Runtime(
+        settings=settings,
+        ari=ari,
+        services=services or load_speech(settings),
+        kb=kb if kb is not None else load_kb(settings),
+        store=store,
+        kayako=kayako,
+        outbox=case_outbox,
+        kb_sync=sync,
+    )
