@@ -34,6 +34,12 @@
     for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
     return 10 * p;
   }
+  // axis: a whole-number step (1, 2, 5, 10, ...) and the top tick at or above v
+  function axis(v) {
+    const step = Math.max(1, Math.round(niceMax(v / 4)));
+    const top = Math.max(step, Math.ceil(v / step) * step);
+    return { step, top };
+  }
   function pct(x) { return x === null || x === undefined ? "–" : (x * 100).toFixed(1) + "%"; }
   function num(x, unit) { return x === null || x === undefined ? "–" : Math.round(x) + (unit || ""); }
   function dur(s) {
@@ -70,16 +76,16 @@
   }
 
   function daily(r) {
-    const W = 760, H = 240, L = 36, B = 40, T = 10, R = 10;
+    const W = 760, H = 240, L = 36, B = 40, T = 20, R = 10;
     const svg = svgBox(W, H, "daily");
     const days = r.by_day;
     if (!days.length) { empty(svg, W, H); return svg; }
-    const max = niceMax(Math.max(...days.map(d => d.calls)));
+    const ax = axis(Math.max(...days.map(d => d.calls))), max = ax.top;
     const pw = W - L - R, ph = H - T - B, bw = pw / days.length;
-    for (let i = 0; i <= 4; i++) {
-      const y = T + ph - (ph * i) / 4;
+    for (let v = 0; v <= max; v += ax.step) {
+      const y = T + ph - (ph * v) / max;
       svg.appendChild(el("line", { x1: L, x2: W - R, y1: y, y2: y, class: "axis" }));
-      svg.appendChild(el("text", { x: L - 4, y: y + 4, "text-anchor": "end" }, String(Math.round((max * i) / 4))));
+      svg.appendChild(el("text", { x: L - 4, y: y + 4, "text-anchor": "end" }, String(v)));
     }
     days.forEach((d, i) => {
       const x = L + i * bw + bw * 0.15, w = bw * 0.7;
@@ -98,10 +104,13 @@
         svg.appendChild(el("text", { x: x + w / 2, y: H - B + 14, "text-anchor": "middle" }, d.day.slice(5)));
     });
     let lx = L;
-    for (const k of ["resolved", "escalated", "abandoned"]) {
+    const kinds = ["resolved", "escalated", "abandoned"];
+    if (days.some(d => d.calls > d.resolved + d.escalated + d.abandoned)) kinds.push("other");
+    for (const k of kinds) {
       svg.appendChild(el("rect", { x: lx, y: H - 14, width: 10, height: 10, fill: COLORS[k] }));
-      svg.appendChild(el("text", { x: lx + 14, y: H - 5 }, k));
-      lx += 90;
+      const label = k === "other" ? "in progress / no outcome" : k;
+      svg.appendChild(el("text", { x: lx + 14, y: H - 5 }, label));
+      lx += 30 + label.length * 6.5;
     }
     return svg;
   }
@@ -130,7 +139,7 @@
       svg.appendChild(path);
       a = b;
     }
-    svg.appendChild(el("text", { x: cx, y: cy + 2, "text-anchor": "middle", style: "font-size:22px;font-weight:600" }, String(total)));
+    svg.appendChild(el("text", { x: cx, y: cy + 2, "text-anchor": "middle", class: "big" }, String(total)));
     svg.appendChild(el("text", { x: cx, y: cy + 18, "text-anchor": "middle" }, "ended calls"));
     parts.forEach(([k, v], i) => {
       const y = 80 + i * 30;
@@ -146,9 +155,12 @@
     const hrs = r.by_hour;
     const top = Math.max(...hrs);
     if (!top) { empty(svg, W, H); return svg; }
-    const max = niceMax(top), pw = W - L - R, ph = H - T - B, bw = pw / 24;
-    svg.appendChild(el("line", { x1: L, x2: W - R, y1: T + ph, y2: T + ph, class: "axis" }));
-    svg.appendChild(el("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, String(max)));
+    const ax = axis(top), max = ax.top, pw = W - L - R, ph = H - T - B, bw = pw / 24;
+    for (let v = 0; v <= max; v += ax.step) {
+      const y = T + ph - (ph * v) / max;
+      svg.appendChild(el("line", { x1: L, x2: W - R, y1: y, y2: y, class: "axis" }));
+      svg.appendChild(el("text", { x: L - 4, y: y + 4, "text-anchor": "end" }, String(v)));
+    }
     hrs.forEach((v, i) => {
       const h = (ph * v) / max;
       const rect = el("rect", { x: L + i * bw + 1, y: T + ph - h, width: bw - 2, height: h, fill: "#3b6fd8", "data-hour": i, "data-value": v });
@@ -159,11 +171,12 @@
     return svg;
   }
 
-  function hbars(id, rows, unit) {
-    const W = 360, rowH = 24, H = Math.max(60, rows.length * rowH + 10), L = 150, R = 36;
+  function hbars(id, rows, unit, footer) {
+    const W = 360, rowH = 24, L = 150, R = 36;
+    const H = Math.max(60, rows.length * rowH + 10 + (footer ? 22 : 0));
     const svg = svgBox(W, H, id);
     if (!rows.length) { empty(svg, W, H); return svg; }
-    const max = Math.max(...rows.map(r => r.value));
+    const max = Math.max(1, ...rows.map(r => r.value));
     rows.forEach((row, i) => {
       const y = 5 + i * rowH, w = ((W - L - R) * row.value) / max;
       const label = row.label.length > 24 ? row.label.slice(0, 23) + "…" : row.label;
@@ -173,6 +186,7 @@
       svg.appendChild(el("rect", { x: L, y: y + 3, width: Math.max(w, 1), height: rowH - 8, fill: row.color || "#3b6fd8", rx: 2, "data-label": row.label, "data-value": row.value }));
       svg.appendChild(el("text", { x: L + w + 4, y: y + 15 }, String(row.value) + (unit || "")));
     });
+    if (footer) svg.appendChild(el("text", { x: L, y: H - 8, class: "empty" }, footer));
     return svg;
   }
 
@@ -202,16 +216,12 @@
       empty(svg, W, H, "outbox not connected");
       return svg;
     }
-    const svg = hbars("outbox", [
+    const footer = ob.oldest_pending_age_s === null ? "" : `oldest waiting for ${dur(ob.oldest_pending_age_s)}`;
+    return hbars("outbox", [
       { label: "waiting", value: ob.pending, color: "#e08a1e" },
       { label: "dead (needs an operator)", value: ob.dead, color: "#c0392b" },
       { label: "delivered", value: ob.delivered, color: "#2e9e6b" },
-    ].filter(x => x.value > 0 || x.label !== "delivered"));
-    if (ob.oldest_pending_age_s !== null) {
-      const t = el("text", { x: 6, y: 14, class: "empty" }, `oldest waiting ${dur(ob.oldest_pending_age_s)}`);
-      svg.insertBefore(t, svg.firstChild);
-    }
-    return svg;
+    ], "", footer);
   }
 
   function put(id, node) { document.getElementById(id).replaceChildren(node); }
