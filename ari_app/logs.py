@@ -15,14 +15,22 @@ import time
 from typing import Any
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-_PHONE = re.compile(r"(\+?\d{2,4})\d{3,}(\d{4})\b")
+_PHONE = re.compile(r"(?<![\w.:])\+?\(?\d[\d ()-]{5,}\d(?![\w:]|\.\d)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
 def mask(text: str) -> str:
     """Mask email addresses and phone numbers in free text."""
     text = _EMAIL.sub(r"\1***@\2", text)
-    return _PHONE.sub(r"\1***\2", text)
+    return _PHONE.sub(_mask_phone, text)
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if len(digits) < 7 or len(digits) > 15 or _DATE.search(match.group(0)):
+        return match.group(0)  # a short number (a port, a count) is not a phone number
+    return ("+" if match.group(0).startswith("+") else "") + "***" + digits[-4:]
 
 
 def _mask_value(value: Any) -> Any:

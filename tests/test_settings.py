@@ -62,3 +62,26 @@ def test_help_lists_every_subcommand(capsys):
     out = capsys.readouterr().out
     for name in ("serve", "demo", "doctor", "chat", "eval", "kb", "kayako-sim"):
         assert name in out
+
+
+@pytest.mark.parametrize(
+    "raw, hidden, kept",
+    [
+        ("caller +12065550101 said hi", "5550101", "0101"),
+        ("call back on (206) 555-0101 please", "555-01", "0101"),
+        ("phone=+44 20 7946 0958.", "7946 0", "0958"),
+        ("email john.smith@gmail.com", "john.smith", "@gmail.com"),
+    ],
+)
+def test_logs_mask_caller_phone_and_email(raw, hidden, kept):
+    from ari_app.logs import mask
+
+    out = mask(raw)
+    assert hidden not in out and kept in out
+
+
+def test_logs_keep_dates_addresses_and_timestamps():
+    from ari_app.logs import mask
+
+    text = "2026-11-23 rtp 127.0.0.1:20000 ts 1732400000.123 took 523 ms"
+    assert mask(text) == text
