@@ -345,6 +345,7 @@ class VoiceSession:
         }
         self._record_turn("caller", text, None)
         self.records[-1].confidence = transcript.confidence
+        self._pending_timing["record"] = len(self.records) - 1
         t_decide = time.monotonic()
         self._dispatch(
             CallerSaid(at=self.now(), text=text, confidence=transcript.confidence), t_decide=t_decide
@@ -502,13 +503,13 @@ class VoiceSession:
                 decide_ms=round(p.get("decide_ms", 0.0), 2),
                 tts_ms=round(p.get("tts_ms", 0.0), 1),
             )
-            for rec in reversed(self.records):
-                if rec.timing.latency_ms is None and rec.agent_text:
-                    rec.timing = timing
-                    if "decided_at" in p:
-                        rec.first_audio_ms = round((ev.at - p["decided_at"]) * 1000, 1)
-                    rec.cached = bool(p.get("cached", False))
-                    break
+            index = p.get("record")
+            if index is not None and index < len(self.records):
+                rec = self.records[index]
+                rec.timing = timing
+                if "decided_at" in p:
+                    rec.first_audio_ms = round((ev.at - p["decided_at"]) * 1000, 1)
+                rec.cached = bool(p.get("cached", False))
             log_event(log, "turn latency", call_id=self.call_id, **{k: v for k, v in timing.__dict__.items()})
             if self.on_turn is not None:
                 self.on_turn("timing", 0.0, "", timing)

@@ -1,0 +1,125 @@
+"""VoiceSession over real UDP on 127.0.0.1 with real models (Whisper tiny.en, Piper joe) and a
+synthetic caller (flite). Models load once for the module.
+
+Memory bounds for long silence and endless talking are covered by the media tests this session
+builds on: tests/media/test_turns.py (max_turn_s cap, pre-roll ring only between turns) and
+tests/media/test_rtp_endpoint.py (playout queue cap, jitter buffer depth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from ari_app.caller_voice import CallerVoice
+from ari_app.knowledge import kb_from_articles
+from ari_app.settings import Settings, StorageSettings, TtsSettings
+from ari_app.speech import load_speech_services
+from ari_app.voice_eval import ScriptedCaller, run_voice_call
+from ari_app.voice_session import SpeechServices, VoiceOptions, VoiceSession
+from media.codecs import codec_for
+from media.stt import SttError, Transcript
+from media.turns import TurnSettings
+
+ARTICLES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev" / "kb_articles.json"
+TURNS = TurnSettings(end_of_turn_ms=450, min_end_of_turn_ms=250)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    cache = Path("var/cache/tts")  # shared on-disk prompt cache: warm once per machine
+    settings = Settings(
+        tts=TtsSettings(cache_dir=str(cache)), storage=StorageSettings(articles=str(ARTICLES))
+    )
+    kb = kb_from_articles(settings, ARTICLES)
+    services = load_speech_services(settings, kb)
+    yield settings, kb, services, CallerVoice()
+    services.pool.shutdown()
+
+
+def options(call_id: str, **kw: object) -> VoiceOptions:
+    return VoiceOptions(call_id=call_id, turn=TURNS, **kw)  # type: ignore[arg-type]
+
+
+async def test_kb_question_is_answered_and_hangup_files_one_case(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    call = {"caller_number": "+15555550100", "turns": ["How do I download a PDF of my invoice?"]}
+    run = await run_voice_call(services, kb, call, voice, options("t-answer"))
+    assert run.agent_texts[0].startswith("Thank you for calling")
+    assert run.caller_texts and "invoice" in run.caller_texts[0].lower()
+    assert run.article_id == 1007
+    spoken = kb.spoken(1007)
+    assert spoken is not None and spoken.short in run.agent_texts
+    assert run.agent_audio_s > 3.0  # greeting + answer really arrived over RTP
+    assert len(run.cases) == 1
+    assert run.latencies_ms and all(x > 0 for x in run.latencies_ms)
+    assert run.ended_by == "caller"
+
+
+async def test_barge_in_stops_output_at_the_next_slot(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    session = VoiceSession(services, kb, options("t-barge"))
+    host, port = await session.start()
+    peer = ScriptedCaller(codec_for("slin16"), (host, port))
+    await peer.start()
+    try:
+        await asyncio.sleep(0.1)
+        session.begin("+15555550101")
+        deadline = time.monotonic() + 5
+        while not session.endpoint.is_playing and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.8)
+        assert session.endpoint.is_playing
+        await peer.say(voice.speak("Sorry, hold on, I need to talk to a real person.").pcm, 0)
+        await asyncio.sleep(0.3)
+        assert session.barge_ins, "talking over the greeting must be detected"
+        rec = session.barge_ins[0]
+        assert rec.dropped_frames > 0
+        assert rec.frames_after == 0  # nothing of the greeting was sent after detection
+        greeting_heard = [t for t in peer.agent_voiced_at if t < peer.marks[0].speech_end]
+        assert max(greeting_heard) - rec.detected_at <= 0.020 + 0.010  # one frame, loopback slack
+        assert any("[interrupted before" in t.text for t in session.dialogue.transcript)
+    finally:
+        await session.close()
+        await peer.close()
+
+
+class _BrokenStream:
+    def accept(self, pcm: bytes) -> str | None:
+        return None
+
+    def finish(self) -> Transcript:
+        raise SttError("decoder crashed")
+
+
+class _BrokenStt:
+    name = "broken"
+
+    def transcribe(self, pcm: bytes) -> Transcript:
+        raise SttError("decoder crashed")
+
+    def stream(self) -> _BrokenStream:
+        return _BrokenStream()
+
+
+async def test_stt_failure_apologises_and_files_the_case(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    broken = SpeechServices(_BrokenStt(), services.tts, services.cache, services.pool)
+    call = {"caller_number": "+15555550102", "turns": ["My invoices page is empty, can you help?"]}
+    run = await run_voice_call(broken, kb, call, voice, options("t-stt-fail"))
+    assert any("sorry" in t.lower() for t in run.agent_texts[1:])
+    assert len(run.cases) == 1
+    assert run.cases[0].outcome == "escalated"
+    assert run.ended_by == "agent"
+
+
+async def test_silence_reprompts_then_closes(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    call = {"caller_number": "+15555550103", "turns": ["[silence]", "[silence]", "[silence]", "[silence]"]}
+    run = await run_voice_call(services, kb, call, voice, options("t-silence", silence_timeout_s=1.0))
+    assert len(run.agent_texts) >= 4  # greeting, two re-prompts, the closing line
+    assert run.ended_by == "agent"
+    assert len(run.cases) == 1
