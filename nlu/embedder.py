@@ -56,6 +56,7 @@ class SentenceEmbedder:
             raise EmbedderUnavailable(f"cannot load the embedding model from {path!r}: {exc}") from exc
         self._torch = torch
         self._tokenizer = model[0].tokenizer
+        self._vocab: dict[str, int] = dict(self._tokenizer.get_vocab())
         transformer = model[0].auto_model.eval()
         if quantized:
             import warnings
@@ -69,6 +70,15 @@ class SentenceEmbedder:
         self.quantized = quantized
         self.max_tokens = max_tokens
         self.dimension = int(transformer.config.hidden_size)
+
+    def word_rank(self, word: str) -> int | None:
+        """Rank of a lower-case word in the model's WordPiece vocabulary, or None if it is split.
+
+        The uncased BERT vocabulary lists whole words roughly by corpus frequency ("the" is 1996,
+        "summer" 2621, "chrome" 18546), so a split word (brand names, jargon) or a high rank marks
+        a word that is rare in general English.
+        """
+        return self._vocab.get(word)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

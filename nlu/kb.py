@@ -79,6 +79,36 @@ def html_to_text(html_text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+class _HeadingCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.headings: list[str] = []
+        self._buf: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self._buf = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6") and self._buf is not None:
+            text = re.sub(r"\s+", " ", "".join(self._buf)).strip()
+            if text:
+                self.headings.append(text)
+            self._buf = None
+
+    def handle_data(self, data: str) -> None:
+        if self._buf is not None:
+            self._buf.append(data)
+
+
+def html_headings(html_text: str) -> list[str]:
+    """Text of each heading in an HTML fragment (help-center h3s read like callers' questions)."""
+    collector = _HeadingCollector()
+    collector.feed(html_text or "")
+    collector.close()
+    return collector.headings
+
+
 def _field(item: dict, index: int, name: str, kind: type, required: bool = True) -> object:
     if name not in item:
         if required:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from nlu.embedder import SentenceEmbedder
-from nlu.kb import Article, html_to_text
+from nlu.kb import Article, html_headings, html_to_text
 from nlu.retrieval import Candidate, Retrieval, Thresholds, decide
 from nlu.spoken_answer import SpokenAnswer, make_spoken_answer
 from nlu.text_norm import STOPWORDS, QueryNormaliser, stem, tokenize
@@ -65,10 +65,16 @@ def _article_text(article: Article) -> str:
     return " ".join((article.title, article.section, " ".join(article.tags), html_to_text(article.body_html)))
 
 
+_LINES_VERSION = "2"  # bump when _embed_lines changes: stored vectors are then rebuilt
+
+
 def _embed_lines(article: Article, spoken: SpokenAnswer) -> list[tuple[str, str]]:
-    """(kind, text) lines to embed: the title line, then each fact sentence with the title as context."""
+    """(kind, text) lines to embed: title-like lines (title with tags, each tag, each heading in the
+    title's context; an article scores the best of them) then each fact sentence, in `facts` order."""
     lines = [("title", f"{article.title}. {', '.join(article.tags)}")]
-    lines.extend(("fact", f"{article.title}: {fact}") for fact in spoken.facts)
+    lines.extend(("title", tag) for tag in dict.fromkeys(article.tags))
+    lines.extend(("title", f"{article.title}: {h}") for h in dict.fromkeys(html_headings(article.body_html)))
+    lines.extend(("fact", fact) for fact in spoken.facts)
     return lines
 
 
@@ -85,7 +91,12 @@ class KbIndex:
         self.thresholds = thresholds or (Thresholds() if embedder is not None else Thresholds.bm25_only())
         self._db = sqlite3.connect(db_path, check_same_thread=False)
         self._db.executescript(_SCHEMA)
-        self._model_key = f"{embedder.model_dir}|int8={embedder.quantized}" if embedder is not None else ""
+        self._model_key = (
+            f"{embedder.model_dir}|int8={embedder.quantized}|lines={_LINES_VERSION}"
+            if embedder is not None
+            else ""
+        )
+        self._rarity: dict[str, float] = {}
         if embedder is not None and self.meta("embedding_model") not in (None, self._model_key):
             log.info("kb index: embedding model changed, re-embedding all articles")
             self._db.execute("DELETE FROM kb_vectors")
@@ -251,6 +262,8 @@ class KbIndex:
         self._fact_rows: dict[int, np.ndarray] = {}
         for aid in live:
             self._fact_rows[aid] = np.nonzero((self._vec_ids == aid) & ~self._vec_is_title)[0]
+        self._article_order = np.array(sorted(live), dtype=np.int64)
+        self._vec_slot = np.searchsorted(self._article_order, self._vec_ids)
 
     # ------------------------------------------------------------------ scoring
     def query_tokens(self, text: str) -> list[str]:
@@ -271,25 +284,45 @@ class KbIndex:
             return {}
         return {int(r[0]): float(r[1]) for r in rows}
 
-    def _cosines(self, text: str) -> dict[int, float]:
+    def _cosines(self, text: str) -> tuple[dict[int, float], dict[int, float]]:
+        """Per article: the best title-like line cosine and the best fact sentence cosine."""
         if self.embedder is None or not len(self._vec_ids):
-            return {}
+            return {}, {}
         query = self.embedder.encode([text])[0]
         sims = self._vectors @ query
-        # article cosine = mean of its title line and its best fact sentence (dev set: top-1 87 vs 77-82
-        # for either alone or a plain max)
-        best_fact: dict[int, float] = {}
-        title: dict[int, float] = {}
-        for aid, is_title, sim in zip(
-            self._vec_ids.tolist(), self._vec_is_title.tolist(), sims.tolist(), strict=True
-        ):
-            target = title if is_title else best_fact
-            if sim > target.get(aid, -1.0):
-                target[aid] = sim
-        return {
-            aid: 0.5 * title.get(aid, best_fact[aid]) + 0.5 * best_fact.get(aid, title[aid])
-            for aid in set(title) | set(best_fact)
-        }
+        n = len(self._article_order)
+        title = np.full(n, -2.0, dtype=np.float32)
+        fact = np.full(n, -2.0, dtype=np.float32)
+        np.maximum.at(title, self._vec_slot[self._vec_is_title], sims[self._vec_is_title])
+        np.maximum.at(fact, self._vec_slot[~self._vec_is_title], sims[~self._vec_is_title])
+        title = np.where(title < -1.5, fact, title)  # an article with no sentences or no title line
+        fact = np.where(fact < -1.5, title, fact)
+        ids = self._article_order.tolist()
+        return dict(zip(ids, title.tolist(), strict=True)), dict(zip(ids, fact.tolist(), strict=True))
+
+    def _word_rarity(self, word: str) -> float:
+        """0 for a common English word, 1 for one the embedder's vocabulary has to split (brands, jargon).
+
+        Between WordPiece ranks 2,000 and 30,000 it rises with the log of the rank.
+        """
+        cached = self._rarity.get(word)
+        if cached is not None:
+            return cached
+        rank = self.embedder.word_rank(word) if self.embedder is not None else None
+        if rank is None:
+            value = 1.0
+        else:
+            value = min(1.0, max(0.0, (math.log(rank) - math.log(2000)) / (math.log(30000) - math.log(2000))))
+        if len(self._rarity) < 50_000:
+            self._rarity[word] = value
+        return value
+
+    def _unknown(self, tokens: list[str]) -> float:
+        """Summed rarity of the query's content words that no article uses (e.g. another product's name)."""
+        if self.embedder is None:
+            return 0.0
+        content = {t for t in tokens if t not in STOPWORDS and len(t) > 2 and t.isalpha()}
+        return sum(self._word_rarity(t) for t in content if stem(t) not in self._df)
 
     def _coverage(self, tokens: list[str], article_id: int) -> tuple[float, float]:
         """Share of the query's content words (IDF-weighted) the article contains, and the weight missing."""
@@ -310,7 +343,13 @@ class KbIndex:
         """Fused ranking (reciprocal rank of BM25 and cosine) with the features the decision needs."""
         tokens = self.query_tokens(text)
         bm25 = self._bm25(tokens)
-        cosines = self._cosines(" ".join(tokens)) if tokens else {}
+        title_cos, fact_cos = self._cosines(" ".join(tokens)) if tokens else ({}, {})
+        cosines = {
+            aid: (self.thresholds.title_weight * t + self.thresholds.fact_weight * fact_cos[aid])
+            / (self.thresholds.title_weight + self.thresholds.fact_weight)
+            for aid, t in title_cos.items()
+        }
+        unknown = self._unknown(tokens)
         ids = set(bm25) | set(sorted(cosines, key=cosines.get, reverse=True)[:20])  # type: ignore[arg-type]
         if not ids:
             return []
@@ -335,6 +374,9 @@ class KbIndex:
                     cosine_rank=cos_rank.get(aid, 99) if cosines else 99,
                     coverage=cover,
                     missing=missing,
+                    title_cosine=title_cos.get(aid, 0.0) if cosines else None,
+                    fact_cosine=fact_cos.get(aid, 0.0) if cosines else None,
+                    unknown=unknown,
                 )
             )
         out.sort(key=lambda c: (-self.thresholds.score(c), -c.rrf))

@@ -1,6 +1,7 @@
 """Decisions and follow-ups on the dev KB with the real MiniLM model (loaded once per module)."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,18 @@ def test_index_reopens_without_re_embedding(
     second = KbIndex(db, embedder)
     assert second.decide("i forgot my password").best.article_id == 1001
     second.close()
+
+
+def test_words_the_kb_never_uses_lower_the_score(index: KbIndex, embedder: SentenceEmbedder) -> None:
+    assert (embedder.word_rank("the") or 10**9) < 3000
+    assert embedder.word_rank("hubspot") is None
+    plain = index.candidates("how do i reset my password")[0]
+    brand = index.candidates("does northwind connect to hubspot")[0]
+    assert plain.unknown == 0.0 and brand.unknown >= 1.0
+    th = Thresholds()
+    assert th.score(replace(brand, unknown=0.0)) > th.score(brand)
+
+
+def test_headings_are_matched(index: KbIndex) -> None:
+    # "Locked accounts" is a heading of 1002, the caller does not say "password"
+    assert index.search("my teammate's account got locked", k=1)[0].article_id == 1002

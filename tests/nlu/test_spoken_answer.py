@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nlu.kb import Article, articles_from_json, html_to_text
+from nlu.kb import Article, articles_from_json, html_headings, html_to_text
 from nlu.spoken_answer import SHORT_WORDS, make_spoken_answer
 
 DEV = Path("/work/shared/data/dev/kb_articles.json")
@@ -77,3 +77,9 @@ def test_articles_from_json_names_the_bad_field() -> None:
 def test_empty_body_still_gives_a_short_answer() -> None:
     spoken = make_spoken_answer(_art("", title="Empty page"))
     assert spoken.short == "Empty page."
+
+
+def test_html_headings_in_order() -> None:
+    body = "<p>Intro.</p><h3>The reset email didn't arrive</h3><p>x</p><h3> Locked <b>accounts</b> </h3>"
+    assert html_headings(body) == ["The reset email didn't arrive", "Locked accounts"]
+    assert html_headings("") == []
