@@ -11,7 +11,7 @@ HTML-escaped: a transcript is untrusted text.
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as _escape
 
 from kayako_client.models import OutboundCase
 from nlu.case import CaseDraft
@@ -19,6 +19,11 @@ from nlu.case import CaseDraft
 PRIORITY_NAMES = {"low": "Low", "normal": "Normal", "high": "High", "urgent": "Urgent"}
 TYPE_BY_OUTCOME = {"resolved": "Question", "escalated": "Problem", "abandoned": "Question"}
 MAX_SUBJECT = 250
+
+
+def escape(text: str) -> str:
+    """HTML-escape untrusted text; quotes stay as they are (they are safe outside attributes)."""
+    return _escape(text, quote=False)
 
 
 def status_name(outcome: str) -> str:

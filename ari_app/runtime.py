@@ -32,12 +32,12 @@ from nlu.dialogue import KnowledgeBase
 log = logging.getLogger("kayako_voice.runtime")
 
 
-def load_speech(settings: Settings) -> SpeechServices:
+def load_speech(settings: Settings, kb: Any = None) -> SpeechServices:
     """STT + TTS + audio cache + inference pool, via `ari_app.speech` when that module exists."""
     if importlib.util.find_spec("ari_app.speech") is not None:
         from ari_app import speech
 
-        services: SpeechServices = speech.load_speech_services(settings)
+        services: SpeechServices = speech.load_speech_services(settings, kb=kb)
         return services
     from media.audio_cache import AudioCache
     from media.stt import make_stt
@@ -165,11 +165,12 @@ def build_runtime(
         async def sync() -> Any:
             return await sync_kb(settings)
 
+    kb = kb if kb is not None else load_kb(settings)
     return Runtime(
         settings=settings,
         ari=ari,
-        services=services or load_speech(settings),
-        kb=kb if kb is not None else load_kb(settings),
+        services=services or load_speech(settings, kb),
+        kb=kb,
         store=store,
         kayako=kayako,
         outbox=case_outbox,
