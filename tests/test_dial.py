@@ -239,3 +239,117 @@ def test_dial_to_a_port_nobody_answers_fails_within_the_timeout():
     assert f"sip:100@{HOST}:{port} did not answer within 2 s" in run.stderr
     assert run.stdout == ""
     assert elapsed < 2 + 8  # the timeout, plus start-up and pjsua's ~1 s shutdown: it exits
+
+
+@needs_phone
+def test_dial_hears_the_greeting_and_reports_a_turn_without_reply(tmp_path):
+    """uas_agent.xml greets (agent_ulaw.raw) and then stays silent: exit 3, greeting transcribed."""
+    for name in ("uas_agent.xml", "agent_ulaw.raw"):
+        shutil.copy(REPO / "tests" / "sipp" / name, tmp_path / name)
+    sip_port = _free_udp_port()
+    uas = subprocess.Popen(
+        [
+            str(SIPP), "-sf", "uas_agent.xml", "-i", HOST, "-p", str(sip_port),
+            "-mi", HOST, "-mp", str(_free_udp_port(span=4)), "-m", "1", "-nostdin",
+            "-timeout", "40s", "-timeout_error",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(0.3)
+        run = _dial(f"sip:agent100@{HOST}:{sip_port}", "--say", "hi there", "--timeout", "2")
+        uas_rc = uas.wait(timeout=15)
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+    assert run.returncode == 3, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    greeting = next(line for line in lines if line.startswith("Agent greeting:")).lower()
+    assert "support team" in greeting and "help" in greeting, run.stdout
+    assert '  we said:    "hi there"' in lines
+    assert "  agent said: (no reply within the timeout)" in lines
+    assert "no reply within --timeout" in run.stderr
+    assert lines[-1] == "We hung up."
+    assert uas_rc == 0
+
+
+_HANGS_UP = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="answers, then hangs up after 1 s">
+  <recv request="INVITE">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="caller"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="callee"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" check_it="true" assign_to="contact"/>
+    </action>
+  </recv>
+  <send retrans="500"><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:100@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=- 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]></send>
+  <recv request="ACK"/>
+  <pause milliseconds="1000"/>
+  <send retrans="500"><![CDATA[
+
+      BYE [$contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$callee];tag=[pid]SIPpTag01[call_number]
+      To: [$caller]
+      [last_Call-ID:]
+      CSeq: 2 BYE
+      Contact: <sip:100@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+@needs_phone
+def test_dial_reports_a_far_end_that_hangs_up_mid_script(tmp_path):
+    (tmp_path / "hangs_up.xml").write_text(_HANGS_UP, encoding="ISO-8859-1")
+    sip_port = _free_udp_port()
+    uas = subprocess.Popen(
+        [
+            str(SIPP), "-sf", "hangs_up.xml", "-i", HOST, "-p", str(sip_port),
+            "-mi", HOST, "-mp", str(_free_udp_port(span=4)), "-m", "1", "-nostdin",
+            "-timeout", "30s", "-timeout_error",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(0.3)
+        run = _dial(
+            f"sip:100@{HOST}:{sip_port}", "--say", "first", "--say", "second", "--timeout", "5", timeout=30
+        )
+        uas_rc = uas.wait(timeout=15)
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+            uas.wait()
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"sip:100@{HOST}:{sip_port} hung up" in run.stderr and "before turn 1 of 2" in run.stderr
+    assert uas_rc == 0  # our 200 OK to its BYE arrived
