@@ -214,7 +214,7 @@ def test_dial_talks_to_an_echoing_uas_and_hangs_up_cleanly(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     report = json.loads(run.stdout)
     assert report["ended_by"] == "us"
-    assert report["greeting"] is None  # an echo says nothing first
+    assert report["greeting"] is None and report["greeting_after_s"] is None  # an echo says nothing first
     (turn,) = report["turns"]
     assert turn["said"] == said and turn["replied"]
     heard = {w.strip(".,?!").lower() for w in turn["reply"].split()}
@@ -269,6 +269,7 @@ def test_dial_hears_the_greeting_and_reports_a_turn_without_reply(tmp_path):
     lines = run.stdout.splitlines()
     greeting = next(line for line in lines if line.startswith("Agent greeting:")).lower()
     assert "support team" in greeting and "help" in greeting, run.stdout
+    assert "s after the answer)" in greeting
     assert '  we said:    "hi there"' in lines
     assert "  agent said: (no reply within the timeout)" in lines
     assert "no reply within --timeout" in run.stderr

@@ -77,7 +77,8 @@ def _print_text(uri: str, connect_s: float, reports: list[TurnReport], ended_by:
     print(f"Called {uri}: answered in {connect_s:.2f} s")
     for index, rep in enumerate(reports):
         if not rep.said:
-            print(f'Agent greeting: "{rep.reply}"')
+            began = "" if rep.response_s is None else f" (began {rep.response_s:.2f} s after the answer)"
+            print(f'Agent greeting: "{rep.reply}"{began}')
             continue
         number = index if reports[0].said == "" else index + 1
         print(f"Turn {number}")
@@ -198,6 +199,10 @@ def run(args: argparse.Namespace) -> int:
                     "call_id": call_id,
                     "connect_s": round(result.connect_s, 3),
                     "greeting": next((r.reply for r in reports if not r.said), None),
+                    "greeting_after_s": next(
+                        (round(r.response_s, 3) for r in reports if not r.said and r.response_s is not None),
+                        None,
+                    ),
                     "turns": [
                         {
                             "said": r.said,
