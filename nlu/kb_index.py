@@ -427,10 +427,13 @@ class KbIndex:
         else:
             score = lexical_arr
             floor = self.thresholds.followup_min_lexical
+        if float(score.max()) < floor:
+            return None
+        # the short answer was already spoken: a different sentence that answers nearly as well wins
+        in_short = np.array([fact in spoken.short for fact in spoken.facts])
+        score = np.where(in_short, score - self.thresholds.followup_short_penalty, score)
         order = np.argsort(-score)
         best = int(order[0])
-        if float(score[best]) < floor:
-            return None
         chosen = [best]
         if len(order) > 1:
             second = int(order[1])
