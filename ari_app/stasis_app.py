@@ -23,6 +23,7 @@ from ari_app.ari.errors import AriError, ChannelGone
 from ari_app.ari.models import StasisStart
 from ari_app.call_session import CallSession, PortPool, TurnListener
 from ari_app.logs import log_event
+from ari_app.metrics import CallMetrics
 from ari_app.runtime import Runtime
 
 log = logging.getLogger("kayako_voice.stasis")
@@ -39,6 +40,7 @@ class StasisApp:
         on_turn: TurnListener | None = None,
         on_call_ended: Callable[[CallSession], Any] | None = None,
         busy_sound_s: float = BUSY_SOUND_S,
+        metrics: CallMetrics | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
@@ -48,7 +50,9 @@ class StasisApp:
         self.sessions: dict[str, CallSession] = {}
         self.ended: list[CallSession] = []
         self.refused: list[str] = []
-        self.on_turn = on_turn
+        self.metrics = metrics
+        self.on_turn = self._metered_turn if metrics is not None else on_turn
+        self._turn_listener = on_turn
         self.on_call_ended = on_call_ended
         self.busy_sound_s = busy_sound_s
         self.admitting = True
@@ -76,15 +80,31 @@ class StasisApp:
             return
         if not self.admitting or len(self.sessions) >= self.settings.ari.max_calls:
             self.refused.append(channel.id)
+            if self.metrics is not None:
+                self.metrics.calls_refused.inc()
             self._spawn(self._refuse(channel.id))
             return
+        if self.metrics is not None:
+            self.metrics.call_started()
         session = CallSession(self.runtime, channel, self.ports, on_turn=self.on_turn, on_closed=self._closed)
         self.sessions[channel.id] = session
         self._spawn(session.run())
 
+    def _metered_turn(self, call_id: str, speaker: str, at: float, text: str, timing: Any) -> None:
+        if self.metrics is not None and timing is not None:
+            s = self.settings
+            self.metrics.record_turn(
+                timing.latency_ms, timing.stt_ms, timing.tts_ms, s.stt.engine, s.tts.engine
+            )
+        if self._turn_listener is not None:
+            self._turn_listener(call_id, speaker, at, text, timing)
+
     def _closed(self, session: CallSession) -> None:
         self.sessions.pop(session.call_id, None)
         self.ended.append(session)
+        if self.metrics is not None:
+            case = session.voice.case if session.voice is not None else None
+            self.metrics.call_ended(case.outcome if case is not None else "abandoned")
         if self.on_call_ended is not None:
             self.on_call_ended(session)
 

@@ -1,4 +1,5 @@
-"""The web surface of a running `serve`: `/health` (JSON state) and `/ready` (load balancer probe).
+"""The web surface of a running `serve`: `/health` (JSON state), `/ready` (load balancer probe),
+and the operations routes (`/dashboard`, `/api/report`, `/metrics`, admin API; see admin_web).
 
 Owns the aiohttp server on `web.host:web.port`. `/ready` is 200 only while the ARI WebSocket
 is up and new calls are admitted (Kamailio/HAProxy stop routing to a node that says 503, e.g.
@@ -12,6 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ari_app.access import AccessTokens
+from ari_app.admin_web import add_operations_routes
+from ari_app.metrics import CallMetrics
 from ari_app.stasis_app import StasisApp
 
 
@@ -38,7 +42,7 @@ def health(app: StasisApp) -> dict[str, Any]:
     }
 
 
-def build_web(app: StasisApp) -> web.Application:
+def build_web(app: StasisApp, metrics: CallMetrics | None = None) -> web.Application:
     async def get_health(_request: web.Request) -> web.Response:
         return web.json_response(health(app))
 
@@ -50,12 +54,23 @@ def build_web(app: StasisApp) -> web.Application:
     web_app = web.Application()
     web_app.router.add_get("/health", get_health)
     web_app.router.add_get("/ready", get_ready)
+    outbox = app.runtime.outbox
+    add_operations_routes(
+        web_app,
+        app.runtime.store,
+        outbox.stats if outbox is not None else None,
+        AccessTokens.from_settings(app.settings.web),
+        settings=app.settings,
+        metrics=metrics,
+    )
     return web_app
 
 
-async def start_web(app: StasisApp, host: str, port: int) -> web.AppRunner:
-    """Serve /health and /ready; stop with `await runner.cleanup()`."""
-    runner = web.AppRunner(build_web(app), access_log=None)
+async def start_web(
+    app: StasisApp, host: str, port: int, metrics: CallMetrics | None = None
+) -> web.AppRunner:
+    """Serve the web surface; stop with `await runner.cleanup()`."""
+    runner = web.AppRunner(build_web(app, metrics), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

@@ -207,7 +207,7 @@ async def rig_factory(
 ) -> AsyncIterator[Callable[..., Awaitable[Rig]]]:
     made: list[Rig] = []
 
-    async def make(fail_on: str = "", **ari: Any) -> Rig:
+    async def make(fail_on: str = "", metrics: Any = None, **ari: Any) -> Rig:
         double = AsteriskDouble(spec=spec, restart_down_s=0.2)
         await double.start()
         sim = await start_simulator(ARTICLES)
@@ -227,7 +227,7 @@ async def rig_factory(
             outbox=OutboxOptions(poll_interval_s=0.05, backoff_base_s=0.1, backoff_max_s=0.5),
         )
         runtime.start_workers()
-        app = StasisApp(runtime, busy_sound_s=0.05)
+        app = StasisApp(runtime, busy_sound_s=0.05, metrics=metrics)
         await app.start()
         kayako = KayakoClient(ClientOptions(sim.url, sim.agent_email, sim.agent_password))
         rig = Rig(double, sim, runtime, app, stt, caller_audio, kayako)
@@ -419,3 +419,30 @@ async def test_spec_validation_catches_a_wrong_request(rig_factory: Callable[...
         await rig.runtime.ari.request("POST", "/bridges", params={"type": "mixing", "colour": "blue"})
     assert rig.double.violations, "a request outside the spec went unnoticed"
     rig.double.violations.clear()
+
+
+async def test_serve_web_surface_counts_the_call(rig_factory: Callable[..., Awaitable[Rig]]) -> None:
+    """/health, /ready, /metrics and the dashboard are mounted; a finished call shows in metrics."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from ari_app.metrics import CallMetrics
+    from ari_app.web import build_web
+
+    metrics = CallMetrics()
+    rig = await rig_factory(metrics=metrics)
+    await rig.double.place_call("+12065550101", audio=rig.script(QUESTION, HELPED, NOTHING, EMAIL, YES))
+    await rig.wait_ended(timeout=15.0)
+    await rig.one_case()
+    client = TestClient(TestServer(build_web(rig.app, metrics)))
+    await client.start_server()
+    try:
+        health = await (await client.get("/health")).json()
+        assert health["calls_ended"] == 1 and health["ari_connected"] is True
+        assert (await client.get("/ready")).status == 200
+        text = await (await client.get("/metrics")).text()
+        assert 'kayako_voice_calls_total{outcome="resolved"} 1.0' in text
+        assert "kayako_voice_turn_latency_seconds_count" in text
+        assert (await client.get("/dashboard")).status == 200
+        assert (await client.get("/api/report")).status == 401  # no token configured: refused
+    finally:
+        await client.close()

@@ -17,6 +17,7 @@ import sys
 from ari_app.ari.errors import AriError
 from ari_app.knowledge import KnowledgeError
 from ari_app.logs import log_event
+from ari_app.metrics import CallMetrics
 from ari_app.runtime import build_runtime
 from ari_app.stasis_app import StasisApp
 from ari_app.web import start_web
@@ -31,7 +32,8 @@ async def serve(args: argparse.Namespace) -> int:
     except (KnowledgeError, OSError, RuntimeError) as exc:
         print(f"kayako-voice serve: cannot start: {exc}", file=sys.stderr)
         return 1
-    app = StasisApp(runtime)
+    metrics = CallMetrics()
+    app = StasisApp(runtime, metrics=metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -47,7 +49,7 @@ async def serve(args: argparse.Namespace) -> int:
             print("  run `kayako-voice doctor` to check the setup", file=sys.stderr)
             return 1
         runtime.start_workers()
-        runner = await start_web(app, settings.web.host, settings.web.port)
+        runner = await start_web(app, settings.web.host, settings.web.port, metrics)
         log_event(log, "serving", app=settings.ari.app, web=f"{settings.web.host}:{settings.web.port}")
         await stop.wait()
         log_event(log, "signal received: graceful shutdown", grace_s=settings.ari.shutdown_grace_s)
