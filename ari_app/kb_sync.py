@@ -4,11 +4,14 @@ The first sync is full; later ones are incremental: only articles with `updated_
 after the newest stamp of the previous sync are fetched (stored in the index's meta table as
 `kayako_updated_at`), and every article Kayako no longer publishes (deleted, unpublished) is
 removed locally, so it disappears from answers. Spoken answers and vectors are computed here,
-during the sync, never per call. `serve` runs this every `kayako.kb_sync_interval_s`.
+during the sync, never per call, and off the event loop (a worker thread with its own SQLite
+connection), so live calls keep their 20 ms pacing. `serve` runs this every
+`kayako.kb_sync_interval_s` and then swaps the index new calls answer from.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,7 @@ from tqdm import tqdm
 from ari_app.knowledge import KnowledgeError, make_embedder
 from ari_app.logs import log_event
 from ari_app.settings import Settings
-from kayako_client import ClientOptions, KayakoClient, KayakoError, fetch_published_articles
+from kayako_client import ClientOptions, KayakoClient, KayakoError, KbFetch, fetch_published_articles
 from kayako_client.models import KbArticleRecord
 from nlu.kb import Article
 from nlu.kb_index import KbIndex
@@ -67,10 +70,6 @@ async def sync_kb(
     client: KayakoClient | None = None,
 ) -> SyncResult:
     """Pull published articles from Kayako into the index (storage.kb_index unless given)."""
-    own_index = index is None
-    if index is None:
-        Path(settings.storage.kb_index).parent.mkdir(parents=True, exist_ok=True)
-        index = KbIndex(settings.storage.kb_index, embedder=make_embedder(settings))
     own_client = client is None
     client = client or KayakoClient(client_options(settings))
     bar: tqdm | None = None  # type: ignore[type-arg]
@@ -85,41 +84,69 @@ async def sync_kb(
         bar.n = done
         bar.refresh()
 
+    def open_index() -> KbIndex:
+        Path(settings.storage.kb_index).parent.mkdir(parents=True, exist_ok=True)
+        return KbIndex(settings.storage.kb_index, embedder=make_embedder(settings))
+
     try:
-        source_changed = index.meta(META_SOURCE) not in (None, settings.kayako.url)
-        since = None if (full or source_changed) else index.meta(META_UPDATED_AT)
+        if index is not None:
+            since = _since(settings, index, full)
+        else:
+            probe = await asyncio.to_thread(open_index)
+            try:
+                since = _since(settings, probe, full)
+            finally:
+                probe.close()
         try:
             fetched = await fetch_published_articles(client, since, on_progress)
         except KayakoError as exc:
             raise KnowledgeError(f"cannot fetch articles from {settings.kayako.url}: {exc}") from exc
-        articles = [to_article(r) for r in fetched.articles]
-        if fetched.full:
-            index.replace_all(articles)
-            upserted = len(articles)
-            deleted = 0
-        else:
-            upserted = index.upsert(articles) if articles else 0
-            gone = [a.id for a in index.articles() if a.id not in fetched.all_published_ids]
-            deleted = index.delete(gone) if gone else 0
-        if fetched.newest_updated_at:
-            index.set_meta(META_UPDATED_AT, fetched.newest_updated_at)
-        index.set_meta(META_SOURCE, settings.kayako.url)
-        total = len(index.articles())
-        result = SyncResult(len(fetched.articles), upserted, deleted, total, fetched.full)
-        log_event(
-            log,
-            "kb synced",
-            fetched=result.fetched,
-            upserted=upserted,
-            deleted=deleted,
-            total=total,
-            full=fetched.full,
-        )
-        return result
+        if index is not None:
+            return _apply(settings, index, fetched)
+
+        def apply_in_thread() -> SyncResult:
+            # embedding the articles takes seconds: off the event loop, with the index's own
+            # SQLite connection opened in this thread
+            own = open_index()
+            try:
+                return _apply(settings, own, fetched)
+            finally:
+                own.close()
+
+        return await asyncio.to_thread(apply_in_thread)
     finally:
         if bar is not None:
             bar.close()
         if own_client:
             await client.aclose()
-        if own_index:
-            index.close()
+
+
+def _since(settings: Settings, index: KbIndex, full: bool) -> str | None:
+    source_changed = index.meta(META_SOURCE) not in (None, settings.kayako.url)
+    return None if (full or source_changed) else index.meta(META_UPDATED_AT)
+
+
+def _apply(settings: Settings, index: KbIndex, fetched: KbFetch) -> SyncResult:
+    articles = [to_article(r) for r in fetched.articles]
+    if fetched.full:
+        index.replace_all(articles)
+        upserted, deleted = len(articles), 0
+    else:
+        upserted = index.upsert(articles) if articles else 0
+        gone = [a.id for a in index.articles() if a.id not in fetched.all_published_ids]
+        deleted = index.delete(gone) if gone else 0
+    if fetched.newest_updated_at:
+        index.set_meta(META_UPDATED_AT, fetched.newest_updated_at)
+    index.set_meta(META_SOURCE, settings.kayako.url)
+    total = len(index.articles())
+    result = SyncResult(len(fetched.articles), upserted, deleted, total, fetched.full)
+    log_event(
+        log,
+        "kb synced",
+        fetched=result.fetched,
+        upserted=upserted,
+        deleted=deleted,
+        total=total,
+        full=fetched.full,
+    )
+    return result

@@ -23,12 +23,14 @@ from ari_app.ari.client import AriClient
 from ari_app.ari.spec import AriSpec
 from ari_app.knowledge import kb_from_articles, open_synced_kb
 from ari_app.logs import log_event
+from ari_app.privacy import open_store, purge_expired
 from ari_app.settings import Settings
 from ari_app.store import CallStore
 from ari_app.voice_session import InferencePool, SpeechServices
 from kayako_client import CaseOutbox, ClientOptions, KayakoClient, OutboxOptions
 from nlu.dialogue import KnowledgeBase
 
+RETENTION_EVERY_S = 3600.0
 log = logging.getLogger("kayako_voice.runtime")
 
 
@@ -101,6 +103,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.outbox.run(self.stop_event), name="case-outbox"))
         if self.kb_sync is not None and self.settings.kayako.kb_sync_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._sync_loop(), name="kb-sync"))
+        if self.settings.storage.retention_days > 0:
+            self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
 
     async def _sync_loop(self) -> None:
         assert self.kb_sync is not None
@@ -114,6 +118,22 @@ class Runtime:
                 log_event(log, "kb sync done", result=str(result))
             except Exception as exc:  # Kayako down: the old index keeps answering
                 log_event(log, "kb sync failed", logging.WARNING, error=repr(exc))
+                continue
+            # new calls answer from the synced index; calls in progress keep the one they have
+            with contextlib.suppress(Exception):
+                self.kb = open_synced_kb(self.settings)
+
+    async def _retention_loop(self) -> None:
+        """Purge transcripts older than storage.retention_days, at start and then hourly."""
+        days = self.settings.storage.retention_days
+        while not self.stop_event.is_set():
+            try:
+                result = purge_expired(self.store, days)
+                log_event(log, "retention purge", erased=str(result.to_dict()))
+            except Exception as exc:
+                log_event(log, "retention purge failed", logging.ERROR, error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), RETENTION_EVERY_S)
 
     async def close(self) -> None:
         self.stop_event.set()
@@ -148,7 +168,7 @@ def build_runtime(
     """Build every shared piece (models load here); call inside the running event loop."""
     a = settings.ari
     ari = AriClient(a.url, a.username, a.password, a.app, spec=spec)
-    store = CallStore(settings.storage.database)
+    store = open_store(settings)
     kayako = KayakoClient(kayako_options(settings)) if settings.kayako.url else None
     case_outbox = None
     if kayako is not None:
