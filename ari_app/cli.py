@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("load", help="N concurrent scripted calls through the whole pipeline")
     b.add_argument("--calls", type=int, default=10)
     b.add_argument("--json", action="store_true")
+    b.add_argument("--calls-file", default=DEV_CALLS, help="scripted calls (JSONL), cycled through")
+    b.add_argument("--articles", default=DEV_ARTICLES, help="KB articles JSON to seed Kayako")
+    b.add_argument("--turns", type=int, default=3, help="caller turns per call (default 3)")
+    b.add_argument("--ramp-s", type=float, default=0.2, help="seconds between call starts")
+    b.add_argument("--max-calls", type=int, default=None, help="admission limit (default ari.max_calls)")
+    b.add_argument("--details", action="store_true", help="add refusals, loop lag, outcomes to the JSON")
     b.set_defaults(func=_handler("bench_load"))
 
     p = sub.add_parser("dial", help="test softphone: call a SIP URI, speak turns, print the agent's replies")
