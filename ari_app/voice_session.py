@@ -424,6 +424,7 @@ class VoiceSession:
         return True
 
     def _queue(self, sentence: str, pcm: bytes) -> None:
+        self._barge_open = None  # frames sent from now on belong to a new reply
         self._tag_seq += 1
         tag = f"{self.call_id}:{self._tag_seq}"
         self._tag_text[tag] = sentence
