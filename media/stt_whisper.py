@@ -15,7 +15,8 @@ Facts this relies on (measured on tiny.en, int8, 2 shared cores):
   voiced frame, so at `finish` the last pre-decode usually already covers all voiced audio and
   is the result (only waiting for it, if it is still running). Otherwise one final decode runs.
 - On such a short window Whisper often repeats the utterance until the token limit ("No. No.
-  No."); the token limit is 8 + 5 per second of audio and a text that is one phrase repeated
+  No."); the token limit is 10 + 8 per second of audio (fast speech with punctuation reaches
+  ~6 tokens a second; a tighter limit cut sentence ends) and a text that is one phrase repeated
   is collapsed to one copy (a caller's "no, no" becomes "no", which means the same).
 - Whisper invents text on silence and noise ("Thank you.", "you"). Guards: near-silent or very
   short audio and audio where Silero VAD finds under 100 ms of speech are never decoded; a
@@ -190,7 +191,7 @@ class FasterWhisperStt:
         features = self._model.feature_extractor(padded, padding=0)
         frames = min(3000, features.shape[1] - features.shape[1] % 2)
         features = np.ascontiguousarray(features[None, :, :frames], dtype=np.float32)
-        max_length = min(448, len(self._prompt) + 8 + int(5 * duration))
+        max_length = min(448, len(self._prompt) + 10 + int(8 * duration))
         try:
             encoded = self._model.model.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
             (result,) = self._model.model.generate(

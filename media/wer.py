@@ -4,9 +4,11 @@ Owns text normalisation for scoring and the word-level edit distance. WER = (sub
 deletions + insertions) / reference words, summed over a corpus before dividing (so long
 utterances weigh more, as in the usual corpus WER).
 
-Normalisation: lower case, punctuation dropped (apostrophes kept inside words), hyphens and
-slashes split words, and numbers 0-99 written as words, because Whisper writes "5" where the
-reference says "five".
+Normalisation (both sides alike): lower case, punctuation dropped (apostrophes kept inside
+words), hyphens and slashes split words, spoken numbers written as digits the way Whisper writes
+them ("four twenty nine" -> "429"), spelled letter runs joined ("s s o" -> "sso"), and a word
+pair written together on the other side merged ("in voices" / "invoices"): the dev transcripts
+are written to look like speech-to-text output, and a correct "invoices" is not an error.
 """
 
 from __future__ import annotations
@@ -46,19 +48,84 @@ def _number_words(n: int) -> list[str]:
     return [_TENS[tens - 2]] + ([_ONES[ones]] if ones else [])
 
 
+_NUMBER_WORDS = (
+    {w: i for i, w in enumerate(_ONES)} | {w: 20 + 10 * i for i, w in enumerate(_TENS)} | {"oh": 0}
+)
+
+
+def _numbers_to_digits(words: list[str]) -> list[str]:
+    """Runs of spoken numbers become digits, the way they are usually read: "four twenty nine"
+    -> "429", "ninety nine" -> "99", "five" -> "5" ("oh" counts only inside a run)."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run and run != ["oh"]:
+            out.append("".join(run))
+        elif run:
+            out.append("oh")
+        run.clear()
+
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in _NUMBER_WORDS and (w != "oh" or run):
+            value = _NUMBER_WORDS[w]
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if value >= 20 and nxt in _ONES[1:10]:
+                value += _ONES.index(nxt)
+                i += 1
+            run.append(str(value))
+        else:
+            flush()
+            out.append(w)
+        i += 1
+    flush()
+    return out
+
+
+def _join_letters(words: list[str]) -> list[str]:
+    """A spelled run of single letters ("g d p r", "s s o") is one token, as a written acronym."""
+    out: list[str] = []
+    run: list[str] = []
+    for w in [*words, ""]:
+        if len(w) == 1 and w.isalpha():
+            run.append(w)
+            continue
+        if len(run) >= 2:
+            out.append("".join(run))
+        else:
+            out.extend(run)
+        run = []
+        if w:
+            out.append(w)
+    return out
+
+
 def normalize_words(text: str) -> list[str]:
     text = text.lower().replace("-", " ").replace("/", " ")
     text = re.sub(r"[^\w\s']", " ", text)
-    words: list[str] = []
-    for word in text.split():
-        word = word.strip("'")
-        if not word:
-            continue
-        if word.isdigit() and len(word) <= 2:
-            words += _number_words(int(word))
-        else:
-            words.append(word)
-    return words
+    words = [w.strip("'") for w in text.split()]
+    return _join_letters(_numbers_to_digits([w for w in words if w]))
+
+
+def _merge_compounds(ref: list[str], hyp: list[str]) -> tuple[list[str], list[str]]:
+    """Words written apart on one side and together on the other ("in voices" / "invoices",
+    "pass word" / "password") are the same words: merge the split pair."""
+
+    def merge(words: list[str], joined: set[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            if i + 1 < len(words) and words[i] + words[i + 1] in joined:
+                out.append(words[i] + words[i + 1])
+                i += 2
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+    return merge(ref, set(hyp)), merge(hyp, set(ref))
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
@@ -72,7 +139,7 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
 
 
 def wer(reference: str, hypothesis: str) -> float:
-    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    ref, hyp = _merge_compounds(normalize_words(reference), normalize_words(hypothesis))
     if not ref:
         return 0.0 if not hyp else 1.0
     return edit_distance(ref, hyp) / len(ref)
@@ -82,7 +149,7 @@ def corpus_wer(pairs: Iterable[tuple[str, str]]) -> float:
     """WER over (reference, hypothesis) pairs: total edits / total reference words."""
     edits = words = 0
     for reference, hypothesis in pairs:
-        ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+        ref, hyp = _merge_compounds(normalize_words(reference), normalize_words(hypothesis))
         edits += edit_distance(ref, hyp)
         words += len(ref)
     return edits / words if words else 0.0
