@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ramp-s", type=float, default=0.2, help="seconds between call starts")
     b.add_argument("--max-calls", type=int, default=None, help="admission limit (default ari.max_calls)")
     b.add_argument("--details", action="store_true", help="add refusals, loop lag, outcomes to the JSON")
+    b.add_argument("--slow-callback-ms", type=float, default=None, help="asyncio debug: list slower callbacks")
     b.set_defaults(func=_handler("bench_load"))
 
     p = sub.add_parser("dial", help="test softphone: call a SIP URI, speak turns, print the agent's replies")

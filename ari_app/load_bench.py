@@ -11,7 +11,9 @@ outbox's `call-<id>` tag), process CPU and peak RSS, and the event loop's lag.
 
 Facts it relies on:
 - A scripted caller waits for the agent to be heard and then quiet for `QUIET_S` before its
-  next turn; a reply's sentences follow each other with no gap longer than that.
+  next turn; a reply's sentences follow each other with no gap longer than that. A turn the
+  dialogue leaves unanswered ("hang on") is moved past after `reply_timeout_s` (counted in
+  `unanswered_turns`); overload shows as STT timeouts, i.e. `transferred` outcomes.
 - Everything runs on one event loop (callers, double, app, Kayako server), so CPU % is the
   whole system's and it is out of 100 per core (200 on this 2-core machine).
 - Event-loop lag is sampled every `LAG_TICK_S`: a tick that fires late by X ms means a
@@ -25,6 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import random
+import re
 import resource
 import tempfile
 import time
@@ -78,10 +81,11 @@ class CallScript:
 class LoadOptions:
     calls: int
     ramp_s: float = 0.2
-    reply_timeout_s: float = 20.0
+    reply_timeout_s: float = 8.0
     call_limit_s: float = 150.0
     case_wait_s: float = 30.0
     max_calls: int | None = None  # admission limit for this run (default: settings.ari.max_calls)
+    slow_callback_ms: float | None = None  # asyncio debug mode: record callbacks holding the loop longer
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class LoadResult:
     loop_lag_p99_ms: float = 0.0
     wall_s: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
+    unanswered_turns: int = 0
+    slow_callbacks: list[str] = field(default_factory=list)
+    parts_p95_ms: dict[str, float | None] = field(default_factory=dict)  # end_of_turn, stt, decide, tts
 
     def to_dict(self, details: bool = False) -> dict[str, Any]:
         full = dataclasses.asdict(self)
@@ -112,7 +119,8 @@ class LoadResult:
 class _CallRecord:
     script: str
     call_id: str = ""
-    outcome: str = "not-started"  # done | transferred | no-reply | dropped | refused | timeout
+    outcome: str = "not-started"  # done | transferred | dropped | refused | timeout
+    unanswered: int = 0  # caller turns the agent did not answer within reply_timeout_s
 
 
 class LoopLagMonitor:
@@ -143,6 +151,19 @@ class LoopLagMonitor:
 
     def p99_ms(self) -> float:
         return round(float(np.percentile(self.lags_ms, 99)), 1) if self.lags_ms else 0.0
+
+
+class SlowCallbacks(logging.Handler):
+    """Collects asyncio debug mode's "Executing ... took N seconds" warnings."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if " took " in msg:
+            self.seen.append(re.sub(r"\s+", " ", msg)[:400])
 
 
 class _AgentEar:
@@ -224,11 +245,13 @@ async def run_load(
     )
     runtime.start_workers()
     latencies: list[float] = []
+    timings: list[TurnTiming] = []
     late_frames = 0
 
     def on_turn(call_id: str, speaker: str, at: float, text: str, timing: TurnTiming | None) -> None:
         if speaker == "timing" and timing is not None:
             latencies.append(timing.latency_ms)
+            timings.append(timing)
 
     def on_ended(session: Any) -> None:
         nonlocal late_frames
@@ -240,6 +263,12 @@ async def run_load(
     kayako = KayakoClient(ClientOptions(sim.url, sim.agent_email, sim.agent_password))
     records = [_CallRecord(script=scripts[i % len(scripts)].name) for i in range(options.calls)]
     lag = LoopLagMonitor()
+    slow = SlowCallbacks()
+    if options.slow_callback_ms:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = options.slow_callback_ms / 1000
+        logging.getLogger("asyncio").addHandler(slow)
     cpu0, wall0 = time.process_time(), time.monotonic()
     lag.start()
     try:
@@ -255,6 +284,7 @@ async def run_load(
         lost = await _lost_cases(kayako, [r.call_id for r in admitted], options.case_wait_s)
     finally:
         await lag.stop()
+        logging.getLogger("asyncio").removeHandler(slow)
         cpu_s, wall_s = time.process_time() - cpu0, time.monotonic() - wall0
         await app.shutdown(grace_s=1.0)
         await runtime.close()
@@ -280,6 +310,12 @@ async def run_load(
         loop_lag_p99_ms=lag.p99_ms(),
         wall_s=round(wall_s, 1),
         outcomes=outcomes,
+        unanswered_turns=sum(r.unanswered for r in records),
+        slow_callbacks=slow.seen,
+        parts_p95_ms={
+            part: _percentile([getattr(t, f"{part}_ms") for t in timings], 95)
+            for part in ("end_of_turn", "stt", "decide", "tts")
+        },
     )
     log_event(log, "load run finished", **{k: str(v) for k, v in result.to_dict(details=True).items()})
     return result
@@ -326,11 +362,13 @@ async def _one_call(
 
         outcome = await ear.reply(0.0, options.reply_timeout_s, transferred)  # the greeting
         for pcm in script.turns:
-            if outcome != "done":
+            if outcome not in ("done", "no-reply"):
                 break
             await call.say(pcm)
+            # a caller saying "hang on" gets no reply: after `reply_timeout_s` it goes on
             outcome = await ear.reply(time.monotonic(), options.reply_timeout_s, transferred)
-        record.outcome = outcome
+            record.unanswered += outcome == "no-reply"
+        record.outcome = "done" if outcome == "no-reply" else outcome
         if not call.gone:
             await call.hangup()
         if not started.done():

@@ -42,7 +42,12 @@ async def _bench(args: argparse.Namespace) -> int:
         result = await run_load(
             settings,
             scripts[: args.calls] if args.calls < len(scripts) else scripts,
-            LoadOptions(calls=args.calls, ramp_s=args.ramp_s, max_calls=args.max_calls),
+            LoadOptions(
+                calls=args.calls,
+                ramp_s=args.ramp_s,
+                max_calls=args.max_calls,
+                slow_callback_ms=args.slow_callback_ms,
+            ),
             articles=args.articles,
             kb=kb,
         )
