@@ -170,13 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ramp-s", type=float, default=0.2, help="seconds between call starts")
     b.add_argument("--max-calls", type=int, default=None, help="admission limit (default ari.max_calls)")
     b.add_argument("--details", action="store_true", help="add refusals, loop lag, outcomes to the JSON")
-    b.add_argument("--slow-callback-ms", type=float, default=None, help="asyncio debug: list slower callbacks")
+    b.add_argument(
+        "--slow-callback-ms", type=float, default=None, help="asyncio debug: list slower callbacks"
+    )
     b.set_defaults(func=_handler("bench_load"))
 
     p = sub.add_parser("dial", help="test softphone: call a SIP URI, speak turns, print the agent's replies")
     p.add_argument("uri", help="whom to call: sip:EXT@HOST[:PORT]")
     p.add_argument("--say", action="append", default=[], help="one caller turn, spoken in order (repeatable)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the answer and each reply")
+    p.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds to wait for the answer and each reply"
+    )
     p.add_argument("--wav-out", metavar="DIR", default=None, help="write each turn's audio (both sides) here")
     p.add_argument("--local-port", type=int, default=0, help="local SIP UDP port (default: any free one)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")

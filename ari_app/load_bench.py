@@ -84,7 +84,7 @@ class LoadOptions:
     reply_timeout_s: float = 8.0
     call_limit_s: float = 150.0
     case_wait_s: float = 30.0
-    max_calls: int | None = None  # admission limit for this run (default: settings.ari.max_calls)
+    max_calls: int | None = None  # admission limit for this run (default: admit all N calls)
     slow_callback_ms: float | None = None  # asyncio debug mode: record callbacks holding the loop longer
 
 
@@ -323,7 +323,7 @@ async def run_load(
 
 def _bench_settings(base: Settings, double: Any, sim: Any, work: Path, options: LoadOptions) -> Settings:
     low = random.randrange(30000, 60000, 100)
-    max_calls = options.max_calls or base.ari.max_calls
+    max_calls = options.max_calls or max(base.ari.max_calls, options.calls)  # measure N, not admission
     return dataclasses.replace(
         base,
         company=dataclasses.replace(base.company, agent_extension=base.company.agent_extension or "100"),

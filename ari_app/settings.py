@@ -40,7 +40,9 @@ class AriSettings:
     username: str = "kayako-voice"
     password: str = "kayako-voice"
     app: str = "kayako-voice"
-    max_calls: int = 20
+    # measured capacity of 2 cores with Whisper tiny.en: 4 calls (`kayako-voice bench load`);
+    # size it to the host, about 2 calls per core
+    max_calls: int = 4
     # what callers above max_calls get: "overflow" (continue in dialplan) or "hangup"
     overflow_action: str = "hangup"
     overflow_context: str = "kayako-overflow"

@@ -133,13 +133,21 @@ def test_unknown_engine_and_bad_threads() -> None:
 
 def test_wer_normalisation() -> None:
     assert normalize_words("It's five o'clock, OK?") == ["it's", "5", "o'clock", "ok"]
-    assert normalize_words("four twenty nine errors from the a p i") == ["429", "errors", "from", "the", "api"]
+    assert normalize_words("four twenty nine errors from the a p i") == [
+        "429",
+        "errors",
+        "from",
+        "the",
+        "api",
+    ]
     # written apart in the reference, together in the transcript: the same words
     assert wer("log in to my account", "log into my account") == 0.0
     assert wer("copies of our in voices", "copies of our invoices") == 0.0
     assert wer("log in to my account", "log on to my count") == pytest.approx(2 / 5)
     assert wer("", "") == 0.0 and wer("", "x") == 1.0
-    assert corpus_wer([("red green blue gray", "red green blue gray"), ("one cat", "cat")]) == pytest.approx(1 / 6)
+    assert corpus_wer([("red green blue gray", "red green blue gray"), ("one cat", "cat")]) == pytest.approx(
+        1 / 6
+    )
 
 
 @pytest.mark.slow
