@@ -202,31 +202,35 @@ def run_text_call(
     return run
 
 
+def score_call(
+    call: dict[str, Any], call_id: str, cases: list[CaseDraft], article_id: int | None
+) -> dict[str, Any]:
+    """One scripted call scored against its `expect` (text and voice evaluations alike)."""
+    expect = call.get("expect") or {}
+    case = cases[0] if len(cases) == 1 else None
+    exp_email = (expect.get("email") or "").lower()
+    exp_name = (expect.get("name") or "").lower()
+    return {
+        "id": call_id,
+        "outcome_ok": case is not None and case.outcome == expect.get("outcome"),
+        "article_ok": article_id == expect.get("article"),
+        "email_ok": case is not None and case.caller_email.lower() == exp_email,
+        "name_ok": case is not None and case.caller_name.lower() == exp_name,
+        "case_complete": case is not None and not case.missing_fields(),
+        "cases_filed": len(cases),
+        "outcome": case.outcome if case else None,
+        "article": article_id,
+        "email": case.caller_email if case else None,
+        "name": case.caller_name if case else None,
+        "expect": expect,
+    }
+
+
 def evaluate_calls(kb: KnowledgeBase, calls: Iterable[dict[str, Any]], company: str) -> dict[str, Any]:
     runs = []
     for call in calls:
         run = run_text_call(kb, call, company)
-        expect = call.get("expect") or {}
-        case = run.cases[0] if len(run.cases) == 1 else None
-        exp_email = (expect.get("email") or "").lower()
-        exp_name = (expect.get("name") or "").lower()
-        runs.append(
-            {
-                "id": run.call_id,
-                "outcome_ok": case is not None and case.outcome == expect.get("outcome"),
-                "article_ok": run.article_id == expect.get("article"),
-                "email_ok": case is not None and case.caller_email.lower() == exp_email,
-                "name_ok": case is not None and case.caller_name.lower() == exp_name,
-                "case_complete": case is not None and not case.missing_fields(),
-                "cases_filed": len(run.cases),
-                "outcome": case.outcome if case else None,
-                "article": run.article_id,
-                "email": case.caller_email if case else None,
-                "name": case.caller_name if case else None,
-                "expect": expect,
-                "replies": run.replies,
-            }
-        )
+        runs.append(score_call(call, run.call_id, run.cases, run.article_id) | {"replies": run.replies})
 
     def share(key: str) -> float:
         return round(sum(bool(r[key]) for r in runs) / len(runs), 4) if runs else 0.0

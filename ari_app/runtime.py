@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,13 +20,15 @@ from typing import Any
 
 from ari_app.ari.client import AriClient
 from ari_app.ari.spec import AriSpec
+from ari_app.kb_sync import client_options, sync_kb
 from ari_app.knowledge import kb_from_articles, open_synced_kb
 from ari_app.logs import log_event
 from ari_app.privacy import open_store, purge_expired
 from ari_app.settings import Settings
+from ari_app.speech import load_speech_services
 from ari_app.store import CallStore
-from ari_app.voice_session import InferencePool, SpeechServices
-from kayako_client import CaseOutbox, ClientOptions, KayakoClient, OutboxOptions
+from ari_app.voice_session import SpeechServices
+from kayako_client import CaseOutbox, KayakoClient, OutboxOptions
 from nlu.dialogue import KnowledgeBase
 
 RETENTION_EVERY_S = 3600.0
@@ -35,32 +36,8 @@ log = logging.getLogger("kayako_voice.runtime")
 
 
 def load_speech(settings: Settings, kb: Any = None) -> SpeechServices:
-    """STT + TTS + audio cache + inference pool, via `ari_app.speech` when that module exists."""
-    if importlib.util.find_spec("ari_app.speech") is not None:
-        from ari_app import speech
-
-        services: SpeechServices = speech.load_speech_services(settings, kb=kb)
-        return services
-    from media.audio_cache import AudioCache
-    from media.stt import make_stt
-    from media.tts import make_tts
-
-    stt = make_stt(
-        settings.stt.engine,
-        settings.stt.model,
-        settings.stt.vosk_model_dir,
-        threads=settings.stt.threads,
-        cache_dir=settings.stt.cache_dir,
-    )
-    tts = make_tts(
-        settings.tts.engine,
-        settings.tts.voice,
-        settings.tts.rate,
-        settings.tts.coqui_model_dir,
-        settings.tts.style,
-    )
-    cache = AudioCache(settings.tts.cache_dir, tts)
-    return SpeechServices(stt=stt, tts=tts, cache=cache, pool=InferencePool(2))
+    """STT + TTS + audio cache + inference pool, with prompts and KB answers synthesized ahead."""
+    return load_speech_services(settings, kb=kb)
 
 
 def load_kb(settings: Settings) -> KnowledgeBase:
@@ -68,13 +45,6 @@ def load_kb(settings: Settings) -> KnowledgeBase:
     if Path(settings.storage.kb_index).exists():
         return open_synced_kb(settings)
     return kb_from_articles(settings, settings.storage.articles)
-
-
-def kayako_options(settings: Settings) -> ClientOptions:
-    k = settings.kayako
-    return ClientOptions(
-        k.url, k.email, k.password, timeout_s=k.timeout_s, verify_tls=k.verify_tls, ca_bundle=k.ca_bundle
-    )
 
 
 def outbox_options(settings: Settings) -> OutboxOptions:
@@ -169,7 +139,7 @@ def build_runtime(
     a = settings.ari
     ari = AriClient(a.url, a.username, a.password, a.app, spec=spec)
     store = open_store(settings)
-    kayako = KayakoClient(kayako_options(settings)) if settings.kayako.url else None
+    kayako = KayakoClient(client_options(settings)) if settings.kayako.url else None
     case_outbox = None
     if kayako is not None:
         case_outbox = CaseOutbox(
@@ -179,8 +149,7 @@ def build_runtime(
             on_delivered=lambda call_id, case_id: store.set_case_id(call_id, case_id),
         )
     sync: Callable[[], Awaitable[Any]] | None = None
-    if settings.kayako.url and importlib.util.find_spec("ari_app.kb_sync") is not None:
-        from ari_app.kb_sync import sync_kb
+    if settings.kayako.url:
 
         async def sync() -> Any:
             return await sync_kb(settings)

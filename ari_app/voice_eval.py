@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ari_app.caller_voice import CallerUtterance, CallerVoice
-from ari_app.evaluation import SILENCE_TURN, percentile
+from ari_app.evaluation import SILENCE_TURN, percentile, score_call
 from ari_app.logs import log_event
 from ari_app.settings import Settings
 from ari_app.voice_session import SpeechServices, VoiceOptions, VoiceSession
@@ -312,23 +312,7 @@ async def check_barge_in(
 
 
 def _row(call: dict[str, Any], run: VoiceCallRun) -> dict[str, Any]:
-    expect = call.get("expect") or {}
-    case = run.cases[0] if len(run.cases) == 1 else None
-    exp_email = (expect.get("email") or "").lower()
-    exp_name = (expect.get("name") or "").lower()
-    return {
-        "id": run.call_id,
-        "outcome_ok": case is not None and case.outcome == expect.get("outcome"),
-        "article_ok": run.article_id == expect.get("article"),
-        "email_ok": case is not None and case.caller_email.lower() == exp_email,
-        "name_ok": case is not None and case.caller_name.lower() == exp_name,
-        "case_complete": case is not None and not case.missing_fields(),
-        "cases_filed": len(run.cases),
-        "outcome": case.outcome if case else None,
-        "article": run.article_id,
-        "email": case.caller_email if case else None,
-        "name": case.caller_name if case else None,
-        "expect": expect,
+    return score_call(call, run.call_id, run.cases, run.article_id) | {
         "latency_ms": run.latencies_ms,
         "peer_latency_ms": run.peer_latencies_ms,
         "timings": run.timings,
