@@ -80,9 +80,10 @@ class MediaSettings:
     comfort_noise: bool = True
     preroll_ms: int = 300
     # adaptive end of turn: min_end_of_turn_ms after a short clear answer ("yes"), up to
-    # end_of_turn_ms after a long sentence (voice eval: 450-500 ms keeps p50 near 500 ms)
+    # end_of_turn_ms after a long sentence (voice eval: 450-500 ms keeps p50 near 500 ms; under
+    # 300 ms a caller's pause after "Hi," already ends the turn)
     end_of_turn_ms: int = 500
-    min_end_of_turn_ms: int = 250
+    min_end_of_turn_ms: int = 300
     max_turn_s: float = 30.0
     barge_in_ms: int = 200
     silence_timeout_s: float = 8.0

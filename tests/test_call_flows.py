@@ -196,7 +196,10 @@ def make_settings(double: AsteriskDouble, sim: SimulatorHandle, tmp: Path, **ari
             **ari,
         ),
         kayako=dataclasses.replace(s.kayako, url=sim.url, caller_lookup_timeout_s=0.5),
-        media=dataclasses.replace(s.media, rtp_port_min=low, rtp_port_max=low + 99),
+        # whole scripted phrases must stay one turn each (ScriptedStt maps a turn to its phrase)
+        media=dataclasses.replace(
+            s.media, rtp_port_min=low, rtp_port_max=low + 99, end_of_turn_ms=600, min_end_of_turn_ms=300
+        ),
         storage=dataclasses.replace(s.storage, database=str(tmp / "kv.db"), kb_index=str(tmp / "none.db")),
     )
 
@@ -440,7 +443,9 @@ async def test_serve_web_surface_counts_the_call(rig_factory: Callable[..., Awai
         assert health["calls_ended"] == 1 and health["ari_connected"] is True
         assert (await client.get("/ready")).status == 200
         text = await (await client.get("/metrics")).text()
-        assert 'kayako_voice_calls_total{outcome="resolved"} 1.0' in text
+        (ended,) = rig.app.ended
+        assert ended.voice is not None and ended.voice.case is not None
+        assert f'kayako_voice_calls_total{{outcome="{ended.voice.case.outcome}"}} 1.0' in text
         assert "kayako_voice_turn_latency_seconds_count" in text
         assert (await client.get("/dashboard")).status == 200
         assert (await client.get("/api/report")).status == 401  # no token configured: refused
