@@ -232,7 +232,8 @@ class Dialogue:
                 self.details.name = introduced
         if intents.is_angry(text):
             self.angry = True
-        if intents.wants_escalation(text) is not None and intents.wants_escalation(text).reason == "legal":  # type: ignore[union-attr]
+        escalation = intents.wants_escalation(text)
+        if escalation is not None and escalation.reason == "legal":
             self.legal = True
         if _sounds_urgent(text):
             self.urgent = True
