@@ -62,6 +62,7 @@ def load_speech_services(
         settings.stt.vosk_model_dir,
         threads=settings.stt.threads,
         cache_dir=settings.stt.cache_dir,
+        beam_size=settings.stt.beam_size,
     )
     if hasattr(stt, "pause_ms"):
         stt.pause_ms = STT_PAUSE_MS

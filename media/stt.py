@@ -62,8 +62,11 @@ def make_stt(
     vosk_model_dir: str = "",
     threads: int = 2,
     cache_dir: str = "var/cache",
+    beam_size: int = 1,
 ) -> SttEngine:
     """Load the configured engine: "faster-whisper" (model "tiny.en", "base" or a directory) or "vosk"."""
+    if beam_size < 1:
+        raise SttError(f"STT beam size must be at least 1, got {beam_size}")
     if threads < 1:
         raise SttError(f"STT threads must be at least 1, got {threads}")
     if engine == "faster-whisper":
@@ -74,7 +77,7 @@ def make_stt(
             directory = whisper_model_dir(model, cache_dir)
         except ModelNotFoundError as exc:
             raise SttError(str(exc)) from exc
-        return FasterWhisperStt(directory, threads=threads, label=model)
+        return FasterWhisperStt(directory, threads=threads, label=model, beam_size=beam_size)
     if engine == "vosk":
         from media.stt_vosk import VoskStt
 

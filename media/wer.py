@@ -6,7 +6,9 @@ utterances weigh more, as in the usual corpus WER).
 
 Normalisation (both sides alike): lower case, punctuation dropped (apostrophes kept inside
 words), hyphens and slashes split words, spoken numbers written as digits the way Whisper writes
-them ("four twenty nine" -> "429"), spelled letter runs joined ("s s o" -> "sso"), and a word
+them ("four twenty nine" -> "429"), hesitations ("um", "uh") dropped and colloquial or
+British spellings written one way ("wanna" -> "want to", "cancelling" -> "canceling"), as
+Whisper's own English normaliser does for scoring, spelled letter runs joined ("s s o" -> "sso"), and a word
 pair written together on the other side merged ("in voices" / "invoices"): the dev transcripts
 are written to look like speech-to-text output, and a correct "invoices" is not an error.
 """
@@ -102,11 +104,32 @@ def _join_letters(words: list[str]) -> list[str]:
     return out
 
 
+# hesitations are not words (Whisper, like most transcribers, leaves them out)
+_FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "erm", "hmm", "mm", "mmm", "mhm"})
+# one word, two spellings: colloquial contractions and British/American doubled consonants
+_SAME_WORDS = {
+    "wanna": ("want", "to"),
+    "gonna": ("going", "to"),
+    "gotta": ("got", "to"),
+    "kinda": ("kind", "of"),
+    "sorta": ("sort", "of"),
+    "cancelling": ("canceling",),
+    "cancelled": ("canceled",),
+    "travelling": ("traveling",),
+    "labelled": ("labeled",),
+    "labelling": ("labeling",),
+}
+
+
 def normalize_words(text: str) -> list[str]:
     text = text.lower().replace("-", " ").replace("/", " ")
     text = re.sub(r"[^\w\s']", " ", text)
-    words = [w.strip("'") for w in text.split()]
-    return _join_letters(_numbers_to_digits([w for w in words if w]))
+    words: list[str] = []
+    for raw in text.split():
+        w = raw.strip("'")
+        if w and w not in _FILLERS:
+            words.extend(_SAME_WORDS.get(w, (w,)))
+    return _join_letters(_numbers_to_digits(words))
 
 
 def _merge_compounds(ref: list[str], hyp: list[str]) -> tuple[list[str], list[str]]:

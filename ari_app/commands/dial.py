@@ -66,6 +66,7 @@ def _load_stt(settings: Any) -> Any:
         settings.stt.vosk_model_dir,
         threads=settings.stt.threads,
         cache_dir=settings.stt.cache_dir,
+        beam_size=settings.stt.beam_size,
     )
 
 

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             vosk_model_dir=stt_settings.vosk_model_dir,
             threads=stt_settings.threads,
             cache_dir=stt_settings.cache_dir,
+            beam_size=stt_settings.beam_size,
         )
         results = {name: engine.transcribe(pcm) for name, pcm in audio.items()}
     except SttError as exc:

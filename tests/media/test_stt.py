@@ -10,6 +10,7 @@ import pytest
 
 from media.models import ModelNotFoundError, check_whisper_dir, whisper_base_dir, whisper_tiny_en_dir
 from media.stt import SttError, make_stt
+from media.stt_whisper import cut_repeated_tail
 from media.wer import corpus_wer, normalize_words, wer
 
 SENTENCE = "I forgot my password and now I cannot log in to my account."
@@ -129,6 +130,52 @@ def test_unknown_engine_and_bad_threads() -> None:
         make_stt("faster-whisper", "tiny.en", threads=0)
     with pytest.raises(SttError, match="vosk_model_dir"):
         make_stt("vosk", "", vosk_model_dir="")
+    with pytest.raises(SttError, match="beam size"):
+        make_stt("faster-whisper", "tiny.en", beam_size=0)
+
+
+@pytest.mark.parametrize(
+    "heard, kept",
+    [
+        # the last phrase repeated until the token limit, the last copy cut off
+        (
+            "I want to bring our old tickets over, like three years of them. Like three years of them. Like three",
+            "I want to bring our old tickets over, like three years of them.",
+        ),
+        (
+            "No, still blank. I think something's broken on your side. No, still blank. I think something",
+            "No, still blank. I think something's broken on your side.",
+        ),
+        ("It's Rebecca Stone. It's Rebecca Stone. It", "It's Rebecca Stone."),
+        ("how do I do that? How do I do that", "how do I do that?"),
+        # what a caller really says twice, spelled letters and digit runs are kept
+        ("sorry sorry I was on mute", "sorry sorry I was on mute"),
+        ("my number is five five five one two one two", "my number is five five five one two one two"),
+        ("s m i t h s m i t h", "s m i t h s m i t h"),
+        ("I think so. I think", "I think so. I think"),
+        ("", ""),
+    ],
+)
+def test_a_repeated_tail_is_cut(heard: str, kept: str) -> None:
+    assert cut_repeated_tail(heard) == kept
+
+
+def test_beam_width_is_used_by_the_decoder(spoken: bytes) -> None:
+    engine = make_stt("faster-whisper", "tiny.en", beam_size=3)
+    model = engine._model.model  # type: ignore[attr-defined]
+    widths: list[int] = []
+
+    class Spy:
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(model, name)
+
+        def generate(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            widths.append(kwargs["beam_size"])
+            return model.generate(*args, **kwargs)
+
+    engine._model.model = Spy()  # type: ignore[attr-defined]
+    assert "password" in engine.transcribe(spoken).text.lower()
+    assert widths and set(widths) == {3}
 
 
 def test_wer_normalisation() -> None:
@@ -145,6 +192,10 @@ def test_wer_normalisation() -> None:
     assert wer("copies of our in voices", "copies of our invoices") == 0.0
     assert wer("log in to my account", "log on to my count") == pytest.approx(2 / 5)
     assert wer("", "") == 0.0 and wer("", "x") == 1.0
+    # hesitations are not words; one word, two spellings
+    assert wer("hi um yeah I wanna cancel", "hi yeah I want to cancel") == 0.0
+    assert wer("we were cancelling", "we were canceling") == 0.0
+    assert wer("um", "") == 0.0
     assert corpus_wer([("red green blue gray", "red green blue gray"), ("one cat", "cat")]) == pytest.approx(
         1 / 6
     )
