@@ -8,7 +8,8 @@ Normalisation (both sides alike): lower case, punctuation dropped (apostrophes k
 words), hyphens and slashes split words, spoken numbers written as digits the way Whisper writes
 them ("four twenty nine" -> "429"), hesitations ("um", "uh") dropped and colloquial or
 British spellings written one way ("wanna" -> "want to", "cancelling" -> "canceling"), as
-Whisper's own English normaliser does for scoring, spelled letter runs joined ("s s o" -> "sso"), and a word
+Whisper's own English normaliser does for scoring, email addresses and domains written out
+read the way they are said ("a.khan@x.org" -> "a dot khan at x dot org"), spelled letter runs joined ("s s o" -> "sso"), and a word
 pair written together on the other side merged ("in voices" / "invoices"): the dev transcripts
 are written to look like speech-to-text output, and a correct "invoices" is not an error.
 """
@@ -121,8 +122,25 @@ _SAME_WORDS = {
 }
 
 
+_ADDRESS = re.compile(r"\S*(?:@\S+|[a-z0-9]\.(?:com|org|net|io|de|co|uk|edu|gov|us|ca)\b)\S*")
+_WORD_DOT = re.compile(
+    r"(?<=[a-z0-9]{2})\.(?=[a-z])|(?<=[a-z0-9])\.(?=[a-z]{2})"
+)  # "lucia.fernandes", not "u.s."
+_SPOKEN_SYMBOLS = {"@": " at ", ".": " dot ", "-": " dash ", "_": " underscore "}
+
+
+def _spoken_address(match: re.Match[str]) -> str:
+    """An email address or domain written out ("t.okafor@greenleaf-supply.com") in the words a
+    caller says for it ("t dot okafor at greenleaf dash supply dot com")."""
+    word = match.group(0).rstrip(".,;:!?")
+    tail = match.group(0)[len(word) :]
+    return "".join(_SPOKEN_SYMBOLS.get(ch, ch) for ch in word) + tail
+
+
 def normalize_words(text: str) -> list[str]:
-    text = text.lower().replace("-", " ").replace("/", " ")
+    text = _ADDRESS.sub(_spoken_address, text.lower()).replace("_", " underscore ")
+    text = _WORD_DOT.sub(" dot ", text)
+    text = text.replace("-", " ").replace("/", " ")
     text = re.sub(r"[^\w\s']", " ", text)
     words: list[str] = []
     for raw in text.split():

@@ -196,6 +196,11 @@ def test_wer_normalisation() -> None:
     assert wer("hi um yeah I wanna cancel", "hi yeah I want to cancel") == 0.0
     assert wer("we were cancelling", "we were canceling") == 0.0
     assert wer("um", "") == 0.0
+    # an address written out is the words the caller said for it
+    assert wer("t okafor at greenleaf dash supply dot com", "t okafor at greenleaf-supply.com") == 0.0
+    assert wer("lucia dot fernandez at brightwater dot i o", "Lucia.fernandez@brightwater.io.") == 0.0
+    assert wer("j underscore mills", "j_mills") == 0.0
+    assert "dot" not in normalize_words("U.S. e.g. 99.9")  # not addresses
     assert corpus_wer([("red green blue gray", "red green blue gray"), ("one cat", "cat")]) == pytest.approx(
         1 / 6
     )
