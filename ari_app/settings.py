@@ -109,6 +109,9 @@ class TtsSettings:
     style: str = "friendly"  # "friendly" | "formal" | "brief"
     coqui_model_dir: str = ""
     cache_dir: str = "var/cache/tts"
+    # also synthesize every KB fact sentence, step list and "tell me more" text at start-up, so
+    # follow-up answers start from the cache too (first start ~2 min longer; the cache is on disk)
+    warm_followups: bool = True
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ ahead of time, so the usual reply starts from the cache.
 Facts it relies on:
 - Whisper tiny.en (int8) loads in ~1 s and Piper joe-medium in ~0.5 s; both are loaded once.
 - Piper synthesizes at roughly 5-10x real time on one core: a 40-prompt + 32-answer warm-up
-  takes about a minute the first time and nothing afterwards (the cache is on disk).
+  takes about a minute the first time and nothing afterwards (the cache is on disk); with
+  `tts.warm_followups` every fact sentence too (dev KB: ~400 sentences, a few minutes once).
 - The Whisper stream pre-decodes once the caller has paused `STT_PAUSE_MS` (150 ms): end of
   turn comes at 250 ms of silence at the earliest, so the pre-decode is usually done by then.
 """
@@ -52,6 +53,22 @@ def kb_short_answers(kb: SpokenAnswers) -> list[str]:
     return texts
 
 
+def kb_followup_texts(kb: SpokenAnswers) -> list[str]:
+    """What the dialogue says after the short answer: each fact sentence (follow-up answers are one
+    or two of them), the steps (on "repeat") and the rest of the article (on "tell me more")."""
+    texts: list[str] = []
+    for article in kb.articles():
+        spoken = kb.spoken(article.id)
+        if spoken is None:
+            continue
+        texts.extend(spoken.facts)
+        if spoken.steps:
+            texts.append(" ".join(spoken.steps))
+        if spoken.rest:
+            texts.append(spoken.rest)
+    return list(dict.fromkeys(t for t in texts if t))
+
+
 def load_speech_services(
     settings: Settings, kb: SpokenAnswers | None = None, workers: int = 2, warm: bool = True
 ) -> SpeechServices:
@@ -80,6 +97,8 @@ def load_speech_services(
     synthesized = 0
     if warm:
         extra = kb_short_answers(kb) if kb is not None else []
+        if kb is not None and settings.tts.warm_followups:
+            extra += kb_followup_texts(kb)
         synthesized = services.warm_prompts(settings.company.name, extra)
     log_event(
         log,

@@ -32,7 +32,8 @@ TURNS = TurnSettings(end_of_turn_ms=450, min_end_of_turn_ms=250)
 def world(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     cache = Path("var/cache/tts")  # shared on-disk prompt cache: warm once per machine
     settings = Settings(
-        tts=TtsSettings(cache_dir=str(cache)), storage=StorageSettings(articles=str(ARTICLES))
+        tts=TtsSettings(cache_dir=str(cache), warm_followups=False),
+        storage=StorageSettings(articles=str(ARTICLES)),
     )
     kb = kb_from_articles(settings, ARTICLES)
     services = load_speech_services(settings, kb)
