@@ -96,9 +96,11 @@ class SttSettings:
     vosk_model_dir: str = ""
     threads: int = 2
     cache_dir: str = "var/cache"
-    # Whisper beam width: on the dev callers, tiny.en WER 0.189 greedy, 0.169 beam 2, 0.162 beam 3
-    # (0.172 beam 5) for ~25% more decode time, mostly hidden by the decode while the caller speaks
-    beam_size: int = 3
+    # Whisper beam width. Dev callers (133 turns, `eval stt`): tiny.en WER 0.169 greedy, 0.162 beam 3,
+    # but each beam-3 decode of a 5-8 s turn takes ~940 ms instead of ~520 on 2 cores, so the decode
+    # while the caller speaks falls behind: STT wait at turn end p95 236 ms greedy, 744 ms beam 3
+    # (voice eval p95 latency 1375 ms with beam 3). Greedy on 2 cores; 3 where cores are spare.
+    beam_size: int = 1
 
 
 @dataclass(frozen=True)

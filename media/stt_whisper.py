@@ -8,8 +8,8 @@ Facts this relies on (measured on tiny.en, int8, 2 shared cores):
   about 620 ms whatever the utterance length. CTranslate2's Whisper encoder also accepts
   fewer mel frames, so the utterance is encoded with only 0.5 s of trailing silence (at least
   2 s in all): ~60-110 ms for a 4 s utterance, with the same words. Decoding is then done with
-  `generate` directly: beam `stt.beam_size` (3: WER 0.162 against 0.189 greedy on the
-  dev callers, ~25% more decode time), no timestamps, English, no temperature fallback.
+  `generate` directly: beam `stt.beam_size` (default 1, greedy: beam 3 lowers WER on the
+  dev callers a little but nearly doubles the decode of a long turn), no timestamps, English, no temperature fallback.
 - Each generated token costs ~8 ms, so a final decode of a 4 s turn is ~200 ms. While the
   caller speaks, the audio so far is decoded in the background every `step_s` of new audio
   and as soon as 200 ms of silence follow speech; end of turn comes 300-600 ms after the last

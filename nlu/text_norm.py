@@ -296,6 +296,11 @@ STOPWORDS = frozenset(
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
+# "is there a way" / "any way to get it back": a determiner and a noun are two words even when
+# the KB happens to use the joined word ("away", "anyway")
+_DETERMINERS = frozenset({"a", "an", "any", "the", "some", "every", "no"})
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents, unify apostrophes; drops characters outside Latin/digits safely."""
     text = unicodedata.normalize("NFKD", text or "")
@@ -437,7 +442,7 @@ class QueryNormaliser:
         while i < len(tokens):
             a = tokens[i]
             b = tokens[i + 1] if i + 1 < len(tokens) else ""
-            if b:
+            if b and a not in _DETERMINERS:
                 if (a, b) not in self.bigrams:
                     c = tokens[i + 2] if i + 2 < len(tokens) else ""
                     if c and self._known(a + b + c) and not self._known(a):

@@ -117,3 +117,11 @@ def test_normaliser_general_rules() -> None:
     assert "429" in norm.normalise("four twenty nine errors")
     assert "365" in norm.normalise("outlook three sixty five")
     assert norm.normalise("too many") == ["too", "many"]
+
+
+def test_normaliser_keeps_a_determiner_and_its_noun_apart() -> None:
+    norm = QueryNormaliser.from_texts(["Send invoices away, anyway, with a password."])
+    assert norm.normalise("is there a way to save replies") == ["is", "there", "a", "way", "to", "save", "replies"]
+    assert norm.normalise("any way to get it back")[:2] == ["any", "way"]
+    assert "invoices" in norm.normalise("copies of our in voices")  # other joins still happen
+    assert "password" in norm.normalise("my pass word")
