@@ -121,7 +121,15 @@ def test_normaliser_general_rules() -> None:
 
 def test_normaliser_keeps_a_determiner_and_its_noun_apart() -> None:
     norm = QueryNormaliser.from_texts(["Send invoices away, anyway, with a password."])
-    assert norm.normalise("is there a way to save replies") == ["is", "there", "a", "way", "to", "save", "replies"]
+    assert norm.normalise("is there a way to save replies") == [
+        "is",
+        "there",
+        "a",
+        "way",
+        "to",
+        "save",
+        "replies",
+    ]
     assert norm.normalise("any way to get it back")[:2] == ["any", "way"]
     assert "invoices" in norm.normalise("copies of our in voices")  # other joins still happen
     assert "password" in norm.normalise("my pass word")

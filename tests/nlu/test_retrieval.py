@@ -95,6 +95,26 @@ def test_far_apart_candidates_answer_and_weak_ones_escalate() -> None:
     assert decide([], th, lambda c: c.article_id).decision == "escalate"
 
 
+def test_a_moderate_score_answers_only_when_both_rankers_agree_and_it_is_clearly_ahead() -> None:
+    th = Thresholds()
+
+    def cand(aid: int, cosine: float, bm25_rank: int, cosine_rank: int) -> Candidate:
+        return Candidate(aid, f"Article {aid}", 0.1, 3.0, 1.0, cosine, bm25_rank, cosine_rank, 0.4, 0.0)
+
+    second = cand(2, 0.30, 1, 1)
+    agreed = cand(1, 0.46, 0, 0)
+    score = th.score(agreed)
+    assert th.agree_min <= score < th.answer_min  # below the plain answer threshold
+    assert th.score(agreed) - th.score(second) >= th.agree_margin
+    assert decide([agreed, second], th, lambda c: c.article_id).decision == "answer"
+    # BM25 ranked another article first: no agreement, the moderate score escalates
+    assert decide([cand(1, 0.46, 1, 0), second], th, lambda c: c.article_id).decision == "escalate"
+    # agreement but a close second: not clearly ahead
+    close = cand(2, 0.42, 1, 1)
+    assert th.score(agreed) - th.score(close) < th.agree_margin
+    assert decide([agreed, close], th, lambda c: c.article_id).decision != "answer"
+
+
 def test_clarify_question_from_titles_is_general() -> None:
     q = clarify_question("Upgrade or downgrade your plan", "Cancel your subscription")
     assert (
