@@ -17,7 +17,11 @@ dropped (no held-out gain): pseudo-questions from title and headings ("How do I 
 in-sample top1 0.84 but escalate 0.857, held-out 0.854/0.737, 0.731/0.938), each fact prefixed
 with its title (87 first; held-out wrong 0.06/0.088), two-sentence windows (91 first; held-out as
 the baseline). Nor a second answer rule on a wide margin (in-sample, score >= 0.40 and margin >= 0.12
-answers 2 more right for 1 more unanswerable answered).
+answers 2 more right for 1 more unanswerable answered). A second answer rule that also asks both
+rankers to put the article first (`Thresholds.agree_min` / `agree_margin`, 2026-11-24) does pay:
+top-1 0.83 -> 0.87 with the same escalation (0.857 of unanswerable) and wrong-answer rate (0.03);
+it is flat around the chosen point (agree_min 0.44-0.48 with margin 0.10: top-1 0.86-0.87, no
+escalation lost; margin 0.08 gains one more but loses two unanswerable escalations).
 """
 
 from __future__ import annotations
