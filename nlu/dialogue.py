@@ -138,6 +138,7 @@ class Dialogue:
         self.last_at = 0.0
         self.patience_s = 8.0  # the voice layer's silence timeout; longer after "hold on"
         self._silences = 0
+        self._asked_for_substance = False  # asked once what a content-free first turn was about
         self._name_asks = 0
         self._email_asks = 0
         self._email_fails = 0
@@ -308,6 +309,15 @@ class Dialogue:
         self, at: float, text: str, escalation: intents.Escalation | None = None
     ) -> list[DialogueAction]:
         result = self.kb.decide(text)
+        if (
+            escalation is None
+            and result.decision == "escalate"
+            and intents.substance(text) <= 1
+            and not self._asked_for_substance
+        ):
+            # nothing to search for yet ("oh sorry, I was on mute"): ask what they need, once
+            self._asked_for_substance = True
+            return [self._say(at, "ask_what_about")]
         topic = self._new_topic(text)
         if escalation is not None:
             self._note_related(topic, result)
@@ -456,7 +466,7 @@ class Dialogue:
             topic.outcome = "resolved"
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
-        if yn == "no" and not question:
+        if yn == "no" and short and not question:
             topic.outcome = "escalated"
             return self._escalate(at, "not-helped", "the caller said the answer did not solve the issue")
         talk = intents.smalltalk(text)

@@ -735,6 +735,15 @@ _QUESTION_STARTS = (
 )
 
 
+_SUBJECTS = frozenset({"i", "you", "we", "they", "he", "she", "it", "that", "this", "there"})
+
+
+def _declarative_before(head: str, phrase: str) -> bool:
+    """ "you are there", "it is it": a subject before the verb makes a statement, not a question."""
+    before = head.split(f" {phrase} ", 1)[0].split()
+    return bool(before) and before[-1] in _SUBJECTS
+
+
 def _looks_like_question(text: str) -> bool:
     if "?" in text:
         return True
@@ -760,7 +769,7 @@ def _looks_like_question(text: str) -> bool:
         "should i",
         "should we",
     )
-    if _has(head, starts):
+    if any(f" {p} " in head and not _declarative_before(head, p) for p in starts):
         return True
     n = " " + " ".join(ws) + " "
     anywhere = (
@@ -785,6 +794,42 @@ def _looks_like_question(text: str) -> bool:
         "can it",
     )
     return _has(n, anywhere)
+
+
+def substance(text: str) -> int:
+    """How many words carry content (not fillers, function words or apologies): "oh sorry sorry I
+    was on mute" has none, "invoices" one, "the billing page shows an error" three."""
+    from nlu.text_norm import STOPWORDS
+
+    return len(
+        {
+            w
+            for w in words(text)
+            if len(w) > 2 and w not in _FILLERS and w not in STOPWORDS and w not in _NO_SUBSTANCE
+        }
+    )
+
+
+_NO_SUBSTANCE = frozenset(
+    {
+        "sorry",
+        "mute",
+        "unmute",
+        "muted",
+        "hear",
+        "hello",
+        "thanks",
+        "thank",
+        "okay",
+        "yeah",
+        "yes",
+        "sure",
+        "just",
+        "moment",
+        "second",
+        "sec",
+    }
+)
 
 
 def looks_like_question(text: str) -> bool:

@@ -50,6 +50,7 @@ PROMPTS: dict[str, str] = {
     "you_are_welcome": "You're welcome!",
     "not_caught": "Sorry, I didn't catch that. Could you say that again?",
     "not_caught_question": "Sorry, I didn't quite catch that. Could you tell me what you need help with?",
+    "ask_what_about": "Could you tell me a bit more about what you need help with?",
     "silence_1": "Are you still there?",
     "silence_question": "Are you still there? How can I help you today?",
     "silence_close": (

@@ -416,3 +416,39 @@ def test_transcript_has_timestamps_and_both_speakers():
     ats = [t.at for t in case.transcript]
     assert ats == sorted(ats)
     assert "[00:03] Caller: I forgot my password" in case.transcript_text()
+
+
+# ---- speech-to-text slips seen in the voice evaluation
+
+
+def test_a_content_free_first_turn_is_asked_about_not_escalated():
+    c = Call()
+    reply = c.say("of sorry sorry I was unmute, you")  # "oh sorry sorry I was on mute" misheard
+    assert "what you need help with" in reply
+    assert not c.d.escalated and not c.cases
+    assert "Forgot password" in c.say("I forgot my password")
+    # asked once: a second content-free turn that the KB cannot place is passed on as usual
+    c2 = Call()
+    c2.say("sorry, I was on mute")
+    c2.say("of sorry sorry I was unmute")
+    assert c2.d.escalated
+
+
+def test_a_long_turn_that_starts_with_a_misheard_no_is_not_a_refusal():
+    c = Call()
+    c.say("I forgot my password")
+    reply = c.say("No case so I open the sign in page and click it, that part is fine")
+    assert not c.d.escalated
+    assert "expert team" not in reply
+    c2 = Call()
+    c2.say("I forgot my password")
+    c2.say("no not really")
+    assert c2.d.escalated  # a short plain no still means it did not help
+
+
+def test_a_statement_with_are_there_inside_is_not_a_question():
+    c = Call()
+    c.say("I forgot my password")
+    reply = c.say("Oh you are there it is it was sitting in my junk folder.")
+    assert not c.d.escalated
+    assert "expert team" not in reply

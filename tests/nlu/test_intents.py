@@ -114,3 +114,15 @@ def test_questions_done_and_gibberish():
     assert intents.is_gibberish("")
     assert not intents.is_gibberish("no")
     assert intents.wants_repeat("sorry can you repeat the steps")
+
+
+def test_substance_counts_content_words_only() -> None:
+    assert intents.substance("oh sorry sorry I was on mute. yeah hi") == 0
+    assert intents.substance("invoices") == 1
+    assert intents.substance("the billing page shows an error") >= 3
+
+
+def test_subject_before_are_there_makes_a_statement() -> None:
+    assert not intents.looks_like_question("oh you are there it is it was in my junk folder")
+    assert intents.looks_like_question("are there any limits on the api")
+    assert intents.looks_like_question("so is there a fee for that")
