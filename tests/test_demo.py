@@ -31,3 +31,13 @@ def test_demo_one_call(tmp_path: Path) -> None:
     with wave.open(str(wavs[0])) as w:
         assert w.getnchannels() == 2 and w.getframerate() == 16000
         assert w.getnframes() > 16000 * 5  # several seconds of conversation
+
+
+def test_demo_does_not_warm_every_followup_sentence(tmp_path: Path) -> None:
+    from ari_app.commands.demo import demo_settings
+    from ari_app.settings import Settings
+
+    base = Settings()
+    assert base.tts.warm_followups  # serve and the voice evaluation warm them
+    demo = demo_settings(base, "http://127.0.0.1:1", "u", "p", "http://127.0.0.1:2", tmp_path)
+    assert not demo.tts.warm_followups  # the README's first command starts in seconds

@@ -5,7 +5,8 @@ ARI REST + WebSocket, real RTP), and the real app against both (Whisper tiny.en,
 MiniLM KB, the outbox); then places scripted calls whose caller turns are synthesized with a
 voice unlike the agent's. Prints every turn with its voice-to-voice latency, then the case as
 Kayako holds it, and writes one stereo WAV per call (left: caller, right: agent) under --out.
-Facts: models load in ~3 s with a warm prompt cache (var/cache/tts); a scripted call lasts
+Facts: models load in ~3 s with a warm prompt cache (var/cache/tts; the demo warms prompts and
+short answers only, not every follow-up sentence as `serve` does); a scripted call lasts
 about as long as its audio (real-time RTP), 20-40 s for the dev calls.
 """
 
@@ -57,6 +58,9 @@ def demo_settings(
         storage=dataclasses.replace(
             base.storage, database=str(work / "demo.db"), kb_index=str(work / "no-index.db")
         ),
+        # a first demo should start in seconds: follow-up sentences are synthesized when first
+        # said instead of all ~500 ahead (`serve` and the voice evaluation warm them)
+        tts=dataclasses.replace(base.tts, warm_followups=False),
     )
 
 
