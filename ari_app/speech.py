@@ -97,9 +97,8 @@ def load_speech_services(
     synthesized = 0
     if warm:
         extra = kb_short_answers(kb) if kb is not None else []
-        if kb is not None and settings.tts.warm_followups:
-            extra += kb_followup_texts(kb)
-        synthesized = services.warm_prompts(settings.company.name, extra)
+        followups = kb_followup_texts(kb) if kb is not None and settings.tts.warm_followups else []
+        synthesized = services.warm_prompts(settings.company.name, extra, on_disk=followups)
     log_event(
         log,
         "speech services ready",

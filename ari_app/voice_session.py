@@ -96,16 +96,17 @@ class SpeechServices:
     pool: InferencePool
     vad_kind: str = "silero"
 
-    def warm_prompts(self, company: str, extra: list[str] | None = None) -> int:
-        """Synthesize every fixed prompt (and e.g. KB spoken answers) ahead of the first call."""
-        texts = list(all_prompts(company).values()) + list(extra or [])
-        n = 0
-        for text in texts:
-            for sentence in self.tts.sentences(text):
-                if self.cache.get(sentence) is None:
-                    self.cache.get_or_synthesize(sentence)
-                    n += 1
-        return n
+    def warm_prompts(
+        self, company: str, extra: list[str] | None = None, on_disk: list[str] | None = None
+    ) -> int:
+        """Synthesize every fixed prompt (and e.g. KB spoken answers) ahead of the first call, sentence
+        by sentence as they are played; `on_disk` texts (follow-ups) are cached on disk only."""
+
+        def sentences(texts: list[str]) -> list[str]:
+            return [s for text in texts for s in self.tts.sentences(text)]
+
+        hot = sentences(list(all_prompts(company).values()) + list(extra or []))
+        return self.cache.warm(hot) + self.cache.warm(sentences(on_disk or []), remember=False)
 
 
 @dataclass(frozen=True)

@@ -91,17 +91,23 @@ class AudioCache:
         self._store(self.key(text), pcm)
         return pcm
 
-    def warm(self, texts: Iterable[str]) -> int:
-        """Synthesize every text not cached yet (start-up, KB import); returns how many were synthesized."""
+    def warm(self, texts: Iterable[str], remember: bool = True) -> int:
+        """Synthesize every text not cached yet (start-up, KB import); returns how many were synthesized.
+
+        `remember=False` only makes sure the audio is on disk: rarely said texts (hundreds of
+        follow-up sentences) are neither read back nor let push the prompts out of memory."""
         count = 0
         for text in dict.fromkeys(self.normalize(t) for t in texts):
-            if not text or self.get(text) is not None:
+            if not text:
                 continue
-            self._store(self.key(text), self.engine.synthesize(text))
+            cached = self.get(text) is not None if remember else self.path(self.key(text)).is_file()
+            if cached:
+                continue
+            self._store(self.key(text), self.engine.synthesize(text), remember)
             count += 1
         return count
 
-    def _store(self, key: str, pcm: bytes) -> None:
+    def _store(self, key: str, pcm: bytes, remember: bool = True) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -112,7 +118,8 @@ class AudioCache:
         except OSError:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self._remember(key, pcm)
+        if remember:
+            self._remember(key, pcm)
 
     def _remember(self, key: str, pcm: bytes) -> None:
         if len(pcm) > self._memory_limit:

@@ -48,3 +48,18 @@ def test_a_warmed_followup_is_served_from_the_cache(tmp_path: Path) -> None:
     assert services.warm_prompts("Northwind Desk", [fact]) >= len(sentences)
     assert all(services.cache.get(s) is not None for s in sentences)
     assert services.warm_prompts("Northwind Desk", [fact]) == 0  # already on disk
+
+
+def test_followups_warmed_on_disk_do_not_fill_the_memory_cache(tmp_path: Path) -> None:
+    index = _index({1024})
+    fact = kb_followup_texts(index)[0]
+    tts = make_tts("flite")
+    cache = AudioCache(str(tmp_path), tts)
+    services = SpeechServices(stt=None, tts=tts, cache=cache, pool=None)  # type: ignore[arg-type]
+    sentences = tts.sentences(fact)
+    assert services.warm_prompts("Northwind Desk", [], on_disk=[fact]) > len(sentences)
+    keys = [cache.key(s) for s in sentences]
+    assert all(cache.path(k).is_file() for k in keys)
+    assert not any(k in cache._memory for k in keys)  # the prompts keep the memory
+    assert all(cache.get(s) is not None for s in sentences)  # read from disk when first said
+    assert services.warm_prompts("Northwind Desk", [], on_disk=[fact]) == 0
