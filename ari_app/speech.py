@@ -23,7 +23,7 @@ from ari_app.logs import log_event
 from ari_app.settings import Settings
 from ari_app.voice_session import InferencePool, SpeechServices
 from media.audio_cache import AudioCache
-from media.stt import make_stt
+from media.stt import SttEngine, make_stt
 from media.tts import make_tts
 
 log = logging.getLogger("kayako_voice.speech")
@@ -69,18 +69,19 @@ def kb_followup_texts(kb: SpokenAnswers) -> list[str]:
     return list(dict.fromkeys(t for t in texts if t))
 
 
+def configured_stt(settings: Settings) -> SttEngine:
+    """The STT engine the `stt` settings name (raises media.stt.SttError when it cannot load)."""
+    s = settings.stt
+    return make_stt(
+        s.engine, s.model, s.vosk_model_dir, threads=s.threads, cache_dir=s.cache_dir, beam_size=s.beam_size
+    )
+
+
 def load_speech_services(
     settings: Settings, kb: SpokenAnswers | None = None, workers: int = 2, warm: bool = True
 ) -> SpeechServices:
     started = time.perf_counter()
-    stt = make_stt(
-        settings.stt.engine,
-        settings.stt.model,
-        settings.stt.vosk_model_dir,
-        threads=settings.stt.threads,
-        cache_dir=settings.stt.cache_dir,
-        beam_size=settings.stt.beam_size,
-    )
+    stt = configured_stt(settings)
     if hasattr(stt, "pause_ms"):
         stt.pause_ms = STT_PAUSE_MS
         stt.step_s = STT_STEP_S

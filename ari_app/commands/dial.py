@@ -58,16 +58,9 @@ def _write_wav(path: Path, pcm: bytes, rate: int) -> None:
 
 
 def _load_stt(settings: Any) -> Any:
-    from media.stt import make_stt
+    from ari_app.speech import configured_stt
 
-    return make_stt(
-        settings.stt.engine,
-        settings.stt.model,
-        settings.stt.vosk_model_dir,
-        threads=settings.stt.threads,
-        cache_dir=settings.stt.cache_dir,
-        beam_size=settings.stt.beam_size,
-    )
+    return configured_stt(settings)
 
 
 def _transcribe(stt_future: Future[Any], pcm: bytes) -> str:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ari_app.settings import SettingsError
-from media.stt import SttError, make_stt
+from ari_app.speech import configured_stt
+from media.stt import SttError
 from media.wer import corpus_wer
 
 
@@ -65,7 +66,6 @@ def read_wav_16k(path: Path) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    stt_settings = args.settings.stt
     wav_dir = Path(args.wav_dir)
     if not wav_dir.is_dir():
         raise SettingsError(f"eval stt: --wav-dir {wav_dir} is not a directory")
@@ -75,14 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise SettingsError(f"eval stt: no WAV in {wav_dir} for {', '.join(sorted(missing)[:10])}")
     audio = {name: read_wav_16k(wav_dir / f"{name}.wav") for name in transcripts}
     try:
-        engine = make_stt(
-            stt_settings.engine,
-            stt_settings.model,
-            vosk_model_dir=stt_settings.vosk_model_dir,
-            threads=stt_settings.threads,
-            cache_dir=stt_settings.cache_dir,
-            beam_size=stt_settings.beam_size,
-        )
+        engine = configured_stt(args.settings)
         results = {name: engine.transcribe(pcm) for name, pcm in audio.items()}
     except SttError as exc:
         print(f"kayako-voice: eval stt: {exc}", file=sys.stderr)
