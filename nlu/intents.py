@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from nlu.text_norm import STOPWORDS
+
 _WORD = re.compile(r"[a-z0-9']+")
 _FILLERS = {
     "um",
@@ -796,20 +798,6 @@ def _looks_like_question(text: str) -> bool:
     return _has(n, anywhere)
 
 
-def substance(text: str) -> int:
-    """How many words carry content (not fillers, function words or apologies): "oh sorry sorry I
-    was on mute" has none, "invoices" one, "the billing page shows an error" three."""
-    from nlu.text_norm import STOPWORDS
-
-    return len(
-        {
-            w
-            for w in words(text)
-            if len(w) > 2 and w not in _FILLERS and w not in STOPWORDS and w not in _NO_SUBSTANCE
-        }
-    )
-
-
 _NO_SUBSTANCE = frozenset(
     {
         "sorry",
@@ -830,6 +818,18 @@ _NO_SUBSTANCE = frozenset(
         "sec",
     }
 )
+
+
+def substance(text: str) -> int:
+    """How many words carry content (not fillers, function words or apologies): "oh sorry sorry I
+    was on mute" has none, "invoices" one, "the billing page shows an error" three."""
+    return len(
+        {
+            w
+            for w in words(text)
+            if len(w) > 2 and w not in _FILLERS and w not in STOPWORDS and w not in _NO_SUBSTANCE
+        }
+    )
 
 
 def looks_like_question(text: str) -> bool:
