@@ -11,6 +11,11 @@ clarification between two close articles; escalation on no answer, "that didn't 
 request for a person, anger, a legal threat, DTMF 0 or an engine error -> name, email (and
 phone when the caller id is withheld) -> transfer or goodbye (case escalated); small talk;
 silence re-prompted twice then closed; topic changes; and exactly one case per call.
+
+Callers often go on describing the problem after the agent said it would pass it on ("it's
+under billing, I'm the owner..."): while the details are being captured after a no-answer
+escalation, a turn that is not the detail asked for is searched again, alone and together with
+the question; a confident answer re-opens the topic (the second look).
 """
 
 from __future__ import annotations
@@ -148,6 +153,8 @@ class Dialogue:
         self._clarify_question_text = ""
         self._last_agent_text = ""
         self._email_purpose = "escalation"
+        self._escalation_kind = ""  # reason code of the first escalation ("no-answer", "person", ...)
+        self._ruled_out: set[int] = set()  # articles the caller said did not fit or did not help
 
     # ------------------------------------------------------------------ public
     @property
@@ -369,13 +376,15 @@ class Dialogue:
         esc = intents.wants_escalation(text)
         if esc is not None:
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
-        choice = self._pick_clarified(text)
         topic = self.topic or self._new_topic(text)
+        rejects_both = bool(_NEITHER.search(text))
+        choice = None if rejects_both else self._pick_clarified(text)
         if choice is not None:
             topic.question = f"{topic.question} / {text}"
             return self._answer_with(at, topic, choice)
-        if intents.sounds_not_helped(text) or intents.yes_no(text) == "no":
+        if rejects_both or intents.sounds_not_helped(text) or intents.yes_no(text) == "no":
             topic.outcome = "unanswered"
+            self._ruled_out.update(h.article_id for h in self._clarify)
             return self._escalate(at, "no-answer", "neither suggested article fits")
         if self._clarify_question_text.startswith("Sorry"):
             topic.outcome = "unanswered"
@@ -566,6 +575,9 @@ class Dialogue:
             return [self._say(at, "noted_for_team")] + self._after_details_step(at)
         self.escalated = True
         self.escalation_reason = detail
+        self._escalation_kind = reason
+        if topic.article_id is not None:
+            self._ruled_out.add(topic.article_id)
         pid = {"person": "escalate_person", "anger": "escalate_upset", "legal": "escalate_upset"}.get(
             reason, "escalate"
         )
@@ -632,6 +644,37 @@ class Dialogue:
             return [self._say(at, "ask_phone_again")]
         return [self._say(at, "confirm_yes_no")]
 
+    def _second_look(self, at: float, text: str) -> list[DialogueAction]:
+        """Search again when, asked for a detail after a no-answer escalation, the caller says
+        more about the problem; a confident answer takes the call off the escalation path."""
+        topic = self.topic
+        if (
+            not self.escalated
+            or self._escalation_kind != "no-answer"
+            or topic is None
+            or topic.article_id is not None
+            or self._email_purpose == "wrapup"
+            or intents.substance(text) < 2
+            or intents.wants_escalation(text) is not None
+        ):
+            return []
+        for query in (text, f"{topic.question} {text}"):
+            result = self.kb.decide(query)
+            best = result.best
+            if result.decision == "answer" and best is not None and best.article_id not in self._ruled_out:
+                break
+        else:
+            return []
+        self.escalated = False
+        self.escalation_reason = ""
+        self._escalation_kind = ""
+        self._after_details = "anything_else"
+        self._name_asks = 0
+        self._email_asks = 0
+        topic.question = f"{topic.question} / {text}"
+        topic.outcome = "open"
+        return [self._say(at, "found_after_all"), *self._answer_with(at, topic, best.article_id)]
+
     def _next_detail_after_name(self, at: float) -> list[DialogueAction]:
         self._name_asks = MAX_NAME_ASKS
         return self._next_detail(at)
@@ -664,6 +707,9 @@ class Dialogue:
         if _refuses(text):
             self._name_asks = MAX_NAME_ASKS
             return self._next_detail(at)
+        second = self._second_look(at, text)
+        if second:
+            return second
         if self._name_asks >= MAX_NAME_ASKS:
             return self._next_detail(at)
         self._name_asks += 1
@@ -690,6 +736,10 @@ class Dialogue:
         if parsed.valid:
             d.email = parsed.address
             return self._read_back_email(at)
+        if not _mentions_email(text):
+            second = self._second_look(at, text)
+            if second:
+                return second
         if parsed.address and len(parsed.address) > 3:
             d.email = d.email or parsed.address  # best guess so far
         if self._email_asks >= MAX_EMAIL_ASKS:
@@ -858,6 +908,8 @@ _COMMON_WORDS = {
     "that",
 }
 
+
+_NEITHER = re.compile(r"\b(?:neither|none of (?:them|those|these|it)|not either|nor)\b", re.I)
 
 _MARKER = re.compile(
     r"\b(?:never ?mind|another question|different question|other question|something else|one more thing|"

@@ -456,3 +456,52 @@ def test_a_short_plain_no_after_an_answer_still_means_it_did_not_help():
     c.say("I forgot my password")
     c.say("no not really")
     assert c.d.escalated
+
+
+# ---- the second look: a caller who goes on describing the problem after a no-answer escalation
+
+
+def test_more_detail_instead_of_a_name_reopens_the_question_when_the_kb_now_answers():
+    c = Call()
+    assert "expert team" in c.say("my agents keep typing the same text over and over")
+    reply = c.say("it's the same few answers every time, can we save replies somehow")
+    assert reply.startswith("Ah, that helps. I think I can answer that after all.")
+    assert "New macro" in reply and reply.endswith("Does that solve your issue?")
+    assert not c.d.escalated and c.d.state == "answered"
+    assert c.say("yes that worked") == "Great! Is there anything else I can help you with?"
+    assert "email" in c.say("no that's all")
+    c.say("marcus dot bell at trailhead logistics dot com")
+    c.say("yes")
+    (case,) = c.cases
+    assert case.outcome == "resolved"
+    assert case.articles == ((3, "Save replies as macros"),)
+    assert "save replies somehow" in case.transcript[-1].text or any(
+        "save replies somehow" in t.text for t in case.transcript
+    )
+
+
+def test_more_detail_in_place_of_the_email_is_searched_too():
+    c = Call()
+    c.say("my agents keep typing the same text over and over")
+    assert "email" in c.say("it's marcus bell")
+    reply = c.say("oh and the thing is we want to save replies for the whole team")
+    assert "New macro" in reply and not c.d.escalated
+
+
+def test_no_second_look_when_the_caller_asked_for_a_person_or_gave_no_detail():
+    c = Call()
+    c.say("I want to talk to a person")
+    reply = c.say("it's about saving replies as macros")
+    assert c.d.escalated and "New macro" not in reply
+    c2 = Call()
+    c2.say("my agents keep typing the same text over and over")
+    assert "New macro" not in c2.say("yes")  # nothing new to search
+    assert c2.d.escalated
+
+
+def test_second_look_never_offers_an_article_the_caller_ruled_out():
+    c = Call()
+    c.say("which password reset do I need")
+    assert "expert team" in c.say("neither of those")
+    reply = c.say("I forgot my password and the reset mail never came")
+    assert c.d.escalated and "Forgot password" not in reply
