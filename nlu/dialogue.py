@@ -656,6 +656,8 @@ class Dialogue:
             or self._email_purpose == "wrapup"
             or intents.substance(text) < 2
             or intents.wants_escalation(text) is not None
+            or intents.yes_no(text) == "no"  # "no, I don't mean exporting": not the article it names
+            or _DISOWNS.search(text)
         ):
             return []
         for query in (text, f"{topic.question} {text}"):
@@ -909,6 +911,7 @@ _COMMON_WORDS = {
 }
 
 
+_DISOWNS = re.compile(r"\b(?:don't|do not|didn't|did not|not) (?:mean|talking about|asking about)\b", re.I)
 _NEITHER = re.compile(r"\b(?:neither|none of (?:them|those|these|it)|not either|nor)\b", re.I)
 
 _MARKER = re.compile(

@@ -65,7 +65,7 @@ _PERSON_PATTERNS = (
         r" (?:have|get|can|could|would|will|need|want) (?:\w+ ){0,2}(?:someone|somebody|a person|a human|an agent|a manager|your team|someone senior|somebody senior)\b"
     ),
     re.compile(
-        r" (?:someone|somebody)(?: \w+){0,3} (?:call|ring|email|contact|get back to|reach out to|look into|look at|help) "
+        r" (?:someone|somebody)(?: \w+){0,3} (?:call|ring|email|contact|get back to|get in touch|be in touch|reach out to|reach me|look into|look at|help) "
     ),
     re.compile(r" call me back "),
     re.compile(r" (?:is there|there is) (?:like )?(?:a |an )?(?:human|person|real person|agent|someone) "),

@@ -505,3 +505,10 @@ def test_second_look_never_offers_an_article_the_caller_ruled_out():
     assert "expert team" in c.say("neither of those")
     reply = c.say("I forgot my password and the reset mail never came")
     assert c.d.escalated and "Forgot password" not in reply
+
+
+def test_second_look_skips_a_turn_that_disowns_what_it_names():
+    c = Call()
+    c.say("my agents keep typing the same text over and over")
+    reply = c.say("no I don't mean saving replies as macros, I mean sharing them")
+    assert c.d.escalated and "New macro" not in reply

@@ -126,3 +126,12 @@ def test_subject_before_are_there_makes_a_statement() -> None:
     assert not intents.looks_like_question("oh you are there it is it was in my junk folder")
     assert intents.looks_like_question("are there any limits on the api")
     assert intents.looks_like_question("so is there a fee for that")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Can't someone from billing get in touch about that then?", "could somebody be in touch with me tomorrow"],
+)
+def test_someone_getting_in_touch_is_a_request_for_a_person(text):
+    esc = intents.wants_escalation(text)
+    assert esc is not None and esc.reason == "person"
