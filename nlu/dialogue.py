@@ -651,6 +651,8 @@ class Dialogue:
         if (
             not self.escalated
             or self._escalation_kind != "no-answer"
+            or self.angry
+            or self.legal
             or topic is None
             or topic.article_id is not None
             or self._email_purpose == "wrapup"
@@ -716,6 +718,8 @@ class Dialogue:
             return self._next_detail(at)
         self._name_asks += 1
         esc = intents.wants_escalation(text)
+        if esc is not None:
+            self._escalation_kind = esc.reason  # they want a person: no more searching
         if esc is not None or intents.yes_no(text) == "yes":
             return [self._say(at, "sure_noted"), self._say(at, "ask_name")]
         return [self._say(at, "ask_name_again")]

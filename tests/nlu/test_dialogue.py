@@ -512,3 +512,11 @@ def test_second_look_skips_a_turn_that_disowns_what_it_names():
     c.say("my agents keep typing the same text over and over")
     reply = c.say("no I don't mean saving replies as macros, I mean sharing them")
     assert c.d.escalated and "New macro" not in reply
+
+
+def test_no_second_look_once_the_caller_asked_for_a_person_during_the_details():
+    c = Call()
+    c.say("my agents keep typing the same text over and over")
+    c.say("can someone just call me about it")
+    reply = c.say("it's the same few answers every time, can we save replies somehow")
+    assert c.d.escalated and "New macro" not in reply
