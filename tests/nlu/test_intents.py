@@ -130,7 +130,10 @@ def test_subject_before_are_there_makes_a_statement() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Can't someone from billing get in touch about that then?", "could somebody be in touch with me tomorrow"],
+    [
+        "Can't someone from billing get in touch about that then?",
+        "could somebody be in touch with me tomorrow",
+    ],
 )
 def test_someone_getting_in_touch_is_a_request_for_a_person(text):
     esc = intents.wants_escalation(text)
