@@ -15,7 +15,9 @@ silence re-prompted twice then closed; topic changes; and exactly one case per c
 Callers often go on describing the problem after the agent said it would pass it on ("it's
 under billing, I'm the owner..."): while the details are being captured after a no-answer
 escalation, a turn that is not the detail asked for is searched again, alone and together with
-the question; a confident answer re-opens the topic (the second look).
+the question; a confident answer from one of the articles ranked nearest to the question re-opens
+the topic (the second look). A different article means a new question, and the first is not
+dropped for it.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class RetrievalLike(Protocol):
     alternatives: tuple[HitLike, ...]
     confidence: float
     clarify_question: str
+    nearby: tuple[int, ...]
 
 
 class SpokenLike(Protocol):
@@ -107,6 +110,7 @@ class _TopicState:
     article_title: str = ""
     outcome: str = "open"
     related_category: str = ""  # category of the nearest article when nothing answered
+    nearby: tuple[int, ...] = ()  # the articles ranked nearest to the question, answered or not
     said_facts: set[str] = field(default_factory=set)
 
 
@@ -332,6 +336,7 @@ class Dialogue:
         return self._take_up(at, topic, result)
 
     def _note_related(self, topic: _TopicState, result: RetrievalLike) -> None:
+        topic.nearby = tuple(result.nearby)
         if result.best is not None:
             art = self.kb.article(result.best.article_id)
             topic.related_category = art.category if art else ""
@@ -665,7 +670,12 @@ class Dialogue:
         for query in (text, f"{topic.question} {text}"):
             result = self.kb.decide(query)
             best = result.best
-            if result.decision == "answer" and best is not None and best.article_id not in self._ruled_out:
+            if (
+                result.decision == "answer"
+                and best is not None
+                and best.article_id in topic.nearby  # more about the same problem, not a new one
+                and best.article_id not in self._ruled_out
+            ):
                 break
         else:
             return []

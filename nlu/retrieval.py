@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -91,6 +91,9 @@ class Thresholds:
         return max(0.0, min(1.0, raw))
 
 
+NEARBY = 3  # articles kept as "nearby" with every decision (the dialogue's second look)
+
+
 @dataclass(frozen=True)
 class Retrieval:
     decision: str  # "answer" | "clarify" | "escalate"
@@ -98,6 +101,7 @@ class Retrieval:
     alternatives: tuple[Any, ...]
     confidence: float
     clarify_question: str = ""
+    nearby: tuple[int, ...] = ()  # the top-ranked article ids, whatever the decision
 
 
 _LEADING_VERBS = re.compile(r"^(?:how to |how do i )", re.IGNORECASE)
@@ -156,6 +160,15 @@ def decide(
     """Answer when the best article is confident and clearly ahead, clarify when two are close, else escalate."""
     if not candidates:
         return Retrieval("escalate", None, (), 0.0)
+    result = _decide(candidates, thresholds, to_hit)
+    return replace(result, nearby=tuple(c.article_id for c in candidates[:NEARBY]))
+
+
+def _decide(
+    candidates: Sequence[Candidate],
+    thresholds: Thresholds,
+    to_hit: Callable[[Candidate], Any],
+) -> Retrieval:
     best = candidates[0]
     best_score = thresholds.score(best)
     best_hit = to_hit(best)

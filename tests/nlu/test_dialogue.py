@@ -4,7 +4,7 @@ The KB here is deliberately simple so each test shows one flow of the brief; the
 is exercised end to end in tests/test_eval_text.py.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -39,6 +39,7 @@ class Decision:
     alternatives: tuple = ()
     confidence: float = 0.9
     clarify_question: str = ""
+    nearby: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ SPOKEN = {
 
 class TinyKb:
     def decide(self, text):
+        d = self._decide(text)
+        ids = [h.article_id for h in (d.best, *d.alternatives) if h is not None]
+        return replace(d, nearby=tuple(dict.fromkeys(ids)))
+
+    def _decide(self, text):
         t = text.lower()
         if "password" in t and ("agent" in t or "colleague" in t):
             return Decision("answer", Hit(2, ARTICLES[2].title))
@@ -520,3 +526,10 @@ def test_no_second_look_once_the_caller_asked_for_a_person_during_the_details():
     c.say("can someone just call me about it")
     reply = c.say("it's the same few answers every time, can we save replies somehow")
     assert c.d.escalated and "New macro" not in reply
+
+
+def test_second_look_leaves_a_new_unrelated_question_for_later_and_keeps_the_escalation():
+    c = Call()
+    c.say("my agents keep typing the same text over and over")  # nearest article: macros (3)
+    reply = c.say("oh and by the way how do I reset my password")
+    assert c.d.escalated and "Forgot password" not in reply

@@ -115,6 +115,18 @@ def test_a_moderate_score_answers_only_when_both_rankers_agree_and_it_is_clearly
     assert decide([agreed, close], th, lambda c: c.article_id).decision != "answer"
 
 
+def test_every_decision_names_the_nearest_articles() -> None:
+    th = Thresholds()
+
+    def cand(aid: int, cosine: float) -> Candidate:
+        return Candidate(aid, f"Article {aid}", 0.1, 3.0, 1.0, cosine, 0, 0, 0.4, 0.0)
+
+    weak = [cand(7, 0.2), cand(3, 0.15), cand(9, 0.1), cand(4, 0.05)]
+    result = decide(weak, th, lambda c: c.article_id)
+    assert result.decision == "escalate" and result.nearby == (7, 3, 9)
+    assert decide([], th, lambda c: c.article_id).nearby == ()
+
+
 def test_clarify_question_from_titles_is_general() -> None:
     q = clarify_question("Upgrade or downgrade your plan", "Cancel your subscription")
     assert (
