@@ -74,7 +74,7 @@ def turn_settings(runtime: Runtime) -> TurnSettings:
         "barge_in_ms": m.barge_in_ms,
     }
     known = set(getattr(TurnSettings, "__dataclass_fields__", {}))
-    return TurnSettings(**{k: v for k, v in wanted.items() if k in known})
+    return TurnSettings(**{k: v for k, v in wanted.items() if k in known})  # type: ignore[arg-type]
 
 
 class PortPool:

@@ -250,7 +250,8 @@ async def run_load(
 
     def on_turn(call_id: str, speaker: str, at: float, text: str, timing: TurnTiming | None) -> None:
         if speaker == "timing" and timing is not None:
-            latencies.append(timing.latency_ms)
+            if timing.latency_ms is not None:
+                latencies.append(timing.latency_ms)
             timings.append(timing)
 
     def on_ended(session: Any) -> None:
@@ -317,7 +318,8 @@ async def run_load(
             for part in ("end_of_turn", "stt", "decide", "tts")
         },
     )
-    log_event(log, "load run finished", **{k: str(v) for k, v in result.to_dict(details=True).items()})
+    summary: dict[str, Any] = {k: str(v) for k, v in result.to_dict(details=True).items()}
+    log_event(log, "load run finished", **summary)
     return result
 
 

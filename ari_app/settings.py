@@ -220,7 +220,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     """Build validated Settings from embedded defaults, an optional TOML file and the environment."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, dict[str, Any]] = {f.name: {} for f in dataclasses.fields(Settings)}
-    section_types = {f.name: f.default_factory for f in dataclasses.fields(Settings)}  # type: ignore[misc]
+    section_types: dict[str, Any] = {f.name: f.default_factory for f in dataclasses.fields(Settings)}
 
     if path is not None:
         p = Path(path)

@@ -24,6 +24,7 @@ from ari_app.settings import Settings
 from ari_app.voice_session import InferencePool, SpeechServices
 from media.audio_cache import AudioCache
 from media.stt import SttEngine, make_stt
+from media.stt_whisper import FasterWhisperStt
 from media.tts import make_tts
 
 log = logging.getLogger("kayako_voice.speech")
@@ -82,7 +83,7 @@ def load_speech_services(
 ) -> SpeechServices:
     started = time.perf_counter()
     stt = configured_stt(settings)
-    if hasattr(stt, "pause_ms"):
+    if isinstance(stt, FasterWhisperStt):
         stt.pause_ms = STT_PAUSE_MS
         stt.step_s = STT_STEP_S
     tts = make_tts(

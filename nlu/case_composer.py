@@ -92,16 +92,16 @@ def compose_case(d: Dialogue, at: float) -> CaseDraft:
 
     tags: list[str] = ["phone", f"ai-{outcome}"]
     articles: list[tuple[int, str]] = []
-    for t in d.topics:
-        if t.article_id is not None:
-            art = d.kb.article(t.article_id)
-            if (t.article_id, t.article_title) not in articles:
-                articles.append((t.article_id, t.article_title))
+    for topic in d.topics:
+        if topic.article_id is not None:
+            art = d.kb.article(topic.article_id)
+            if (topic.article_id, topic.article_title) not in articles:
+                articles.append((topic.article_id, topic.article_title))
             if art is not None:
                 tags.extend(slug(tag) for tag in art.tags)
                 tags.append(slug(art.category))
-        elif t.related_category:
-            tags.append(slug(t.related_category))
+        elif topic.related_category:
+            tags.append(slug(topic.related_category))
     reason = d.escalation_reason
     if "person" in reason or "pressed 0" in reason:
         tags.append("human-request")

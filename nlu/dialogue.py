@@ -60,31 +60,48 @@ MAX_TEXT_CHARS = 2000  # longer caller text is cut: STT of a 30 s turn is ~500 c
 
 
 class HitLike(Protocol):
-    article_id: int
-    title: str
+    # read-only members: the index hands out frozen dataclasses
+    @property
+    def article_id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
 
 
 class RetrievalLike(Protocol):
-    decision: str
-    best: HitLike | None
-    alternatives: tuple[HitLike, ...]
-    confidence: float
-    clarify_question: str
-    nearby: tuple[int, ...]
+    @property
+    def decision(self) -> str: ...
+    @property
+    def best(self) -> HitLike | None: ...
+    @property
+    def alternatives(self) -> tuple[HitLike, ...]: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def clarify_question(self) -> str: ...
+    @property
+    def nearby(self) -> tuple[int, ...]: ...
 
 
 class SpokenLike(Protocol):
-    article_id: int
-    short: str
-    steps: tuple[str, ...]
-    rest: str
+    @property
+    def article_id(self) -> int: ...
+    @property
+    def short(self) -> str: ...
+    @property
+    def steps(self) -> tuple[str, ...]: ...
+    @property
+    def rest(self) -> str: ...
 
 
 class ArticleLike(Protocol):
-    id: int
-    title: str
-    category: str
-    tags: tuple[str, ...]
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
 
 
 class KnowledgeBase(Protocol):
@@ -199,7 +216,8 @@ class Dialogue:
             return self._finish(event.at, hang_up=False)
         if isinstance(event, TransferFailed):
             self._record(event.at, "agent", f"[transfer failed: {event.reason}]")
-            return [self._say(event.at, "transfer_failed"), HangUp("transfer-failed")] + self._end()
+            failed: list[DialogueAction] = [self._say(event.at, "transfer_failed"), HangUp("transfer-failed")]
+            return failed + self._end()
         return []
 
     def current_case(self, at: float | None = None) -> CaseDraft:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,9 +63,10 @@ class SentenceEmbedder:
         except (OSError, ValueError) as exc:
             raise EmbedderUnavailable(f"cannot load the embedding model from {path!r}: {exc}") from exc
         self._torch = torch
-        self._tokenizer = model[0].tokenizer
+        first: Any = model[0]  # the Transformer module (typed loosely by sentence-transformers)
+        self._tokenizer: Any = first.tokenizer
         self._vocab: dict[str, int] = dict(self._tokenizer.get_vocab())
-        transformer = model[0].auto_model.eval()
+        transformer: Any = first.auto_model.eval()
         if quantized:
             import warnings
 

@@ -185,10 +185,10 @@ def check_models(settings: Settings) -> list[Check]:
         try:
             from nlu.embedder import default_model_dir
 
-            path = settings.nlu.embedding_model_dir or default_model_dir()
-            if not Path(path, "config.json").is_file():
-                raise FileNotFoundError(f"no sentence-transformers model in {path}")
-            out.append(Check("embedding model (all-MiniLM-L6-v2)", True, str(path)))
+            model_dir = settings.nlu.embedding_model_dir or default_model_dir()
+            if not Path(model_dir, "config.json").is_file():
+                raise FileNotFoundError(f"no sentence-transformers model in {model_dir}")
+            out.append(Check("embedding model (all-MiniLM-L6-v2)", True, str(model_dir)))
         except Exception as exc:
             out.append(
                 Check(
