@@ -91,6 +91,8 @@ def compose_case(d: Dialogue, at: float) -> CaseDraft:
     subject = f"Phone: {subject}"[:120]
 
     tags: list[str] = ["phone", f"ai-{outcome}"]
+    if outcome == "resolved" and d.resolved_unconfirmed:
+        tags.append("unconfirmed")
     articles: list[tuple[int, str]] = []
     for topic in d.topics:
         if topic.article_id is not None:
@@ -134,7 +136,11 @@ def compose_case(d: Dialogue, at: float) -> CaseDraft:
 
     if outcome == "resolved":
         used = ", ".join(f'#{a} "{t}"' for a, t in articles) or "the knowledge base"
-        notes = f"Resolved by the AI phone agent using {used}; the caller confirmed the issue was solved."
+        notes = f"Resolved by the AI phone agent using {used}; " + (
+            "the caller was following the answer when the call ended and did not say whether it worked."
+            if d.resolved_unconfirmed
+            else "the caller confirmed the issue was solved."
+        )
     elif outcome == "escalated":
         tried = ", ".join(f'#{a} "{t}"' for a, t in articles)
         notes = f"Escalated to the support team: {reason}." + (f" Articles tried: {tried}." if tried else "")

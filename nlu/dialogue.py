@@ -128,6 +128,7 @@ class _TopicState:
     outcome: str = "open"
     related_category: str = ""  # category of the nearest article when nothing answered
     nearby: tuple[int, ...] = ()  # the articles ranked nearest to the question, answered or not
+    working_on_it: bool = False  # after the answer the caller reported progress, not a verdict
     said_facts: set[str] = field(default_factory=set)
 
 
@@ -159,6 +160,7 @@ class Dialogue:
         self.legal = False
         self.urgent = False
         self.case_filed = False
+        self.resolved_unconfirmed = False  # resolved without the caller saying so (see _file)
         self.ended = False
         self.started_at = 0.0
         self.last_at = 0.0
@@ -539,6 +541,7 @@ class Dialogue:
             topic.outcome = "resolved"
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
+        topic.working_on_it = True
         return [self._say(at, "ack_progress")]
 
     def _in_anything_else(self, at: float, text: str) -> list[DialogueAction]:
@@ -887,7 +890,11 @@ class Dialogue:
     def _file(self, at: float) -> FileCase:
         self.case_filed = True
         for t in self.topics:
-            if t.outcome == "open":
+            if t.outcome == "open" and t.article_id is not None and t.working_on_it and not self.escalated:
+                # answered, and the caller was following the steps when the call ended
+                t.outcome = "resolved"
+                self.resolved_unconfirmed = True
+            elif t.outcome == "open":
                 t.outcome = "abandoned"
         return FileCase(case=compose_case(self, at))
 

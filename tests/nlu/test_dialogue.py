@@ -533,3 +533,24 @@ def test_second_look_leaves_a_new_unrelated_question_for_later_and_keeps_the_esc
     c.say("my agents keep typing the same text over and over")  # nearest article: macros (3)
     reply = c.say("oh and by the way how do I reset my password")
     assert c.d.escalated and "Forgot password" not in reply
+
+
+def test_caller_following_the_answer_when_the_call_ends_is_resolved_but_marked_unconfirmed():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("okay I'm on the sign in page now, typing my work address") == (
+        "Okay. Let me know how it goes, or if you get stuck."
+    )
+    c.hang_up()
+    (case,) = c.cases
+    assert case.outcome == "resolved"
+    assert "unconfirmed" in case.tags and "ai-resolved" in case.tags
+    assert "did not say whether it worked" in case.resolution_notes
+
+
+def test_hanging_up_right_after_the_answer_is_abandoned_not_resolved():
+    c = Call()
+    c.say("I forgot my password")
+    c.hang_up()
+    (case,) = c.cases
+    assert case.outcome == "abandoned" and "unconfirmed" not in case.tags
