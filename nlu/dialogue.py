@@ -18,6 +18,10 @@ escalation, a turn that is not the detail asked for is searched again, alone and
 the question; a confident answer from one of the articles ranked nearest to the question re-opens
 the topic (the second look). A different article means a new question, and the first is not
 dropped for it.
+
+A call that ends while the caller is following an answer (they reported progress, gave no
+verdict, said nothing against it) files that topic as resolved, tagged `unconfirmed`, so the
+team can check; hanging up straight after the answer is abandoned.
 """
 
 from __future__ import annotations
