@@ -181,7 +181,7 @@ class Dialogue:
         self._last_agent_text = ""
         self._email_purpose = "escalation"
         self._escalation_kind = ""  # reason code of the first escalation ("no-answer", "person", ...)
-        self._ruled_out: set[int] = set()  # articles the caller said did not fit or did not help
+        self._ruled_out: set[int] = set()  # clarify options the caller said neither of
 
     # ------------------------------------------------------------------ public
     @property
@@ -606,8 +606,6 @@ class Dialogue:
         self.escalated = True
         self.escalation_reason = detail
         self._escalation_kind = reason
-        if topic.article_id is not None:
-            self._ruled_out.add(topic.article_id)
         pid = {"person": "escalate_person", "anger": "escalate_upset", "legal": "escalate_upset"}.get(
             reason, "escalate"
         )
