@@ -527,6 +527,12 @@ class Dialogue:
                 if topic.outcome == "open":
                     topic.outcome = "abandoned" if marker else "answered"
                 return self._take_up(at, self._new_topic(focus), result)
+            if intents.new_subject(text) and intents.substance(focus) >= 2 and not fresh:
+                # "never mind that, ..." and a question the KB cannot answer: a new topic,
+                # passed on as such, not a follow-up the current article failed to answer
+                if topic.outcome == "open":
+                    topic.outcome = "abandoned"
+                return self._take_up(at, self._new_topic(focus), result)
             if fresh:
                 assert followup is not None
                 topic.said_facts.add(_norm_fact(followup))

@@ -706,6 +706,15 @@ def topic_change_marker(text: str) -> bool:
     return _has(norm(text), _TOPIC_CHANGE)
 
 
+# the caller sets the current subject aside ("actually" or "instead" may still be about it)
+_NEW_SUBJECT = tuple(p for p in _TOPIC_CHANGE if p not in ("actually", "also wanted", "also have", "instead"))
+
+
+def new_subject(text: str) -> bool:
+    """ "never mind that", "another question", "while I have you": what follows is a new subject."""
+    return _has(norm(text), _NEW_SUBJECT)
+
+
 _QUESTION_STARTS = (
     "how",
     "what",

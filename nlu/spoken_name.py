@@ -103,8 +103,8 @@ def _collect(tokens: list[str], start: int) -> tuple[list[str], int]:
             words.append(t)
             i += 1
             continue
-        if not _name_like(t):
-            break
+        if not _name_like(t) or t in words:
+            break  # a word said again starts a spelling ("siobhan murphy siobhan is s i o b h a n")
         words.append(t)
         i += 1
     return _merge_spelled(words, spelled), i

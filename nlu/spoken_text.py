@@ -567,6 +567,8 @@ your yours yourself hmm er erm ah huh okay alright account admin manager calling
 urgently annoyed angry serious fed curious interested afraid glad new here's ticket tickets invoice
 again also email address spell spelled spelt letter letters word words rather prefer say tell
 terrible awful crazy insane weird strange important critical slow sick tired available unable
+perfect awesome excellent wonderful brilliant fantastic amazing lovely cool gotcha cheers wow oops
+whoops ugh yay bye goodbye moment minute sec
 absolutely literally simply quite somewhat nearly almost apparently obviously clearly
 """
 )

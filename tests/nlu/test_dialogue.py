@@ -554,3 +554,32 @@ def test_hanging_up_right_after_the_answer_is_abandoned_not_resolved():
     c.hang_up()
     (case,) = c.cases
     assert case.outcome == "abandoned" and "unconfirmed" not in case.tags
+
+
+def test_never_mind_and_an_unanswerable_question_is_a_new_topic_passed_on():
+    # STT gives no punctuation: the new question is not a follow-up the first article failed
+    c = Call()
+    c.say("I forgot my password")
+    reply = c.say("never mind that for now the thing bugging my team is can you integrate with hubspot")
+    assert reply.startswith("I'm sorry, I don't have that information right now")
+    c.say("it's marcus bell")
+    c.say("marcus dot bell at trailhead logistics dot com")
+    c.say("yes")
+    c.hang_up()
+    (case,) = c.cases
+    assert [(t.article_id, t.outcome) for t in case.topics] == [(1, "abandoned"), (None, "escalated")]
+    assert "integrate with hubspot" in case.topics[1].question
+    assert case.outcome == "escalated"
+
+
+def test_actually_with_an_unanswered_followup_stays_on_the_same_topic():
+    c = Call()
+    c.say("I forgot my password")
+    reply = c.say("actually can you integrate with hubspot")
+    assert reply.startswith("I'm sorry, I don't have that information right now")
+    c.say("it's marcus bell")
+    c.say("marcus dot bell at trailhead logistics dot com")
+    c.say("yes")
+    c.hang_up()
+    (case,) = c.cases
+    assert [t.article_id for t in case.topics] == [1]

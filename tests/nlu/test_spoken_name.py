@@ -47,6 +47,11 @@ from nlu.spoken_name import extract_name, find_introduced_name
         ("Dr. Smith", "Smith"),
         ("it's doctor maya patel", "Maya Patel"),
         ("it's john, john smith", "John Smith"),
+        # STT turns without punctuation: a word said again starts a spelling, not a third name word
+        ("my name is siobhan murphy siobhan is s i o b h a n", "Siobhan Murphy"),
+        ("my name is tom okafor okafor is o k a f o r", "Tom Okafor"),
+        ("kevin doyle doyle d o y l e", "Kevin Doyle"),
+        ("shobon murphy shobon is s i o b h a n", "Siobhan Murphy"),
     ],
 )
 def test_extract_name(text: str, expected: str) -> None:
@@ -68,6 +73,10 @@ def test_extract_name(text: str, expected: str) -> None:
         "...",
         "the",
         "j",
+        # a pleased or closing remark is not a name
+        "perfect that's exactly what we needed thanks",
+        "awesome thanks so much",
+        "cool cool",
     ],
 )
 def test_extract_name_refusal_or_garbage_is_none(text: str) -> None:
