@@ -514,7 +514,7 @@ class Dialogue:
         # a follow-up about the same article, or a new question
         marker = intents.topic_change_marker(text)
         focus = _after_topic_change(text) if marker else text
-        followup = self.kb.answer_followup(topic.article_id, focus)
+        followup = self._followup(topic, focus, question)
         fresh = followup is not None and _norm_fact(followup) not in topic.said_facts
         if question or marker:
             result = self.kb.decide(focus)
@@ -554,6 +554,15 @@ class Dialogue:
         topic.working_on_it = True
         return [self._say(at, "ack_progress")]
 
+    def _followup(self, topic: _TopicState, text: str, question: bool) -> str | None:
+        """The article's answer to a follow-up; a question that names nothing itself ("and what
+        happens if we go over?") is read together with the question the article answered."""
+        assert topic.article_id is not None
+        found = self.kb.answer_followup(topic.article_id, text)
+        if found is None and question and intents.substance(text) <= 1:
+            found = self.kb.answer_followup(topic.article_id, f"{topic.question} {text}")
+        return found
+
     def _in_anything_else(self, at: float, text: str) -> list[DialogueAction]:
         esc = intents.wants_escalation(text)
         if esc is not None and not self.escalated:
@@ -576,6 +585,23 @@ class Dialogue:
             return [self._say(at, "what_else")]
         if esc is not None:  # already escalated once: the team has it
             return [self._say(at, "noted_for_team"), self._say(at, "anything_else")]
+        last = self.topic
+        if last is not None and last.article_id is not None and intents.looks_like_question(text):
+            # "and does it charge the new card right away?": more about the article just used
+            followup = self._followup(last, text, question=True)
+            if followup is not None and _norm_fact(followup) not in last.said_facts:
+                result = self.kb.decide(text)
+                elsewhere = (
+                    result.decision == "answer"
+                    and result.best is not None
+                    and result.best.article_id != last.article_id
+                )
+                if not elsewhere:
+                    last.said_facts.add(_norm_fact(followup))
+                    return [
+                        self._say_text(at, followup, article_id=last.article_id),
+                        self._say(at, "anything_else"),
+                    ]
         return self._answer_new_question(at, text)
 
     def _smalltalk(self, at: float, talk: intents.SmallTalk, opening: bool) -> list[DialogueAction]:

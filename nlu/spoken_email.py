@@ -79,7 +79,12 @@ _PHRASES = [
 # Hints about one letter of the word just said ("schools with an s at the end").
 _HINTS = [
     ("end", re.compile(r"\b(?:with )?(?:an?|one) ([a-z])(?:'s)? (?:at|on) the end\b")),
-    ("double", re.compile(r"\bwith (?:two|2|a double|double) ([a-z])(?:'s|s)?\b")),
+    (
+        "double",
+        re.compile(
+            r"\b(?:with (?:two|2|a double|double) ([a-z])(?:'s|s)?|(?:(?:that's|thats|it's|its) )?(?:two|2) ([a-z])'s)\b"
+        ),
+    ),
     ("single", re.compile(r"\bwith (?:only |just )?(?:one|1|a single) ([a-z])\b")),
     ("drop", re.compile(r"\b(?:without (?:an?|the) ([a-z])|no ([a-z]) at the end)\b")),
     ("has", re.compile(r"\bwith (?:an?|the) ([a-z])\b")),
@@ -237,6 +242,9 @@ def _apply_hints(tokens: list[str], hints: dict[str, _Hint]) -> list[str]:
         if hint is None:
             out.append(t)
             continue
+        pause = out.pop() if len(out) >= 2 and out[-1] in BREAKS and out[-2] not in BREAKS else None
+        if pause is not None and not (is_letter(out[-1]) or out[-1].isalnum()):
+            out.append(pause)  # "anna, with two n's": the pause does not detach the hint
         if out and is_letter(out[-1]):
             j = len(out)
             while j > 0 and is_letter(out[j - 1]):
@@ -481,7 +489,8 @@ def _locate(addr: _Address, fragment: str, *, include_tld: bool = True) -> _Spot
             segment = text[seg_start:seg_end]
             sim, start, end = substring_similarity(fragment, segment)
             coverage = (end - start) / max(1, len(segment))
-            if coverage >= 0.75 or len(segment) - (end - start) <= 1:
+            exact = sim >= 1.0 and end - start == len(fragment)  # "haddad" in "ohaddad": keep the "o"
+            if not exact and (coverage >= 0.75 or len(segment) - (end - start) <= 1):
                 start, end, coverage = 0, len(segment), 1.0
             key = (round(sim, 3), coverage)
             if key > best_key:

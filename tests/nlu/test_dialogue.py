@@ -105,8 +105,11 @@ class TinyKb:
         return ARTICLES.get(article_id)
 
     def answer_followup(self, article_id, question):
-        if article_id == 1 and ("how long" in question.lower() or "valid" in question.lower()):
+        q = question.lower()
+        if article_id == 1 and ("how long" in q or "valid" in q):
             return "The reset link works once and expires after 60 minutes."
+        if article_id == 1 and "password" in q and "what if" in q:
+            return "If the email does not arrive, check your spam folder."
         return None
 
 
@@ -583,3 +586,23 @@ def test_actually_with_an_unanswered_followup_stays_on_the_same_topic():
     c.hang_up()
     (case,) = c.cases
     assert [t.article_id for t in case.topics] == [1]
+
+
+def test_a_followup_that_names_nothing_is_read_with_the_question_it_follows():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("and what if it never arrives?") == "If the email does not arrive, check your spam folder."
+
+
+def test_a_followup_after_anything_else_is_answered_from_the_same_article():
+    c = Call()
+    c.say("I forgot my password")
+    c.say("yes that worked thanks")
+    reply = c.say("oh and how long is the link valid?")
+    assert reply == (
+        "The reset link works once and expires after 60 minutes. Is there anything else I can help you with?"
+    )
+    c.say("no that's all")
+    c.hang_up()
+    (case,) = c.cases
+    assert [t.article_id for t in case.topics] == [1] and case.outcome == "resolved"

@@ -97,6 +97,9 @@ MORE_CASES = [
     ("my work email is a dot b at c dot io but you can also use my gmail", "a.b@c.io"),
     ("how do i get emails that go to support at our company dot com", "support@ourcompany.com"),
     ("john, two three, at gmail dot com", "john23@gmail.com"),
+    ("anna, that's two n's, at gmail dot com", "anna@gmail.com"),
+    ("ana, with two n's, at gmail dot com", "anna@gmail.com"),
+    ("j two at gmail dot com", "j2@gmail.com"),
 ]
 
 
@@ -288,6 +291,9 @@ CORRECTIONS = [
     ("ann.lee@acme.com", "anne with an e at the end", "anne.lee@acme.com"),
     ("marc@acme.com", "mark with a k", "mark@acme.com"),
     ("j_mils@acme.com", "j underscore mills", "j_mills@acme.com"),
+    # the surname after an initial: the initial stays; "two d's" confirms, it adds nothing
+    ("ohaddad@sunline.co.uk", "no, haddad is h a d d a d, two d's", "ohaddad@sunline.co.uk"),
+    ("ohadad@sunline.co.uk", "no, hadad is h a d d a d, two d's", "ohaddad@sunline.co.uk"),
 ]
 
 
