@@ -482,6 +482,13 @@ class Dialogue:
                 return self._wrap_up(at)
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
+        step = intents.step_asked(text)
+        if step is not None:
+            spoken = self.kb.spoken(topic.article_id)
+            steps = spoken.steps if spoken else ()
+            if steps and (step == -1 or 1 <= step <= len(steps)):
+                index = len(steps) - 1 if step == -1 else step - 1
+                return [self._say_text(at, steps[index], article_id=topic.article_id)]
         if intents.wants_repeat(text):
             spoken = self.kb.spoken(topic.article_id)
             body = " ".join(spoken.steps) if spoken and spoken.steps else (spoken.short if spoken else "")
@@ -744,6 +751,43 @@ class Dialogue:
         topic.outcome = "open"
         return [self._say(at, "found_after_all"), *self._answer_with(at, topic, best.article_id)]
 
+    def _aside_question(self, at: float, text: str, ask: str) -> list[DialogueAction]:
+        """ "Oh, while I have you, how do I add a new agent?" asked while a detail is being
+        taken: a question the KB answers outright is answered, listed as a topic of its own,
+        and the detail is asked for again; the case being passed on stays as it was."""
+        if (
+            self._email_purpose == "wrapup"
+            or not intents.looks_like_question(text)
+            or intents.substance(text) < 2
+            or intents.wants_escalation(text) is not None
+        ):
+            return []
+        focus = _after_topic_change(text) if intents.topic_change_marker(text) else text
+        result = self.kb.decide(focus)
+        best = result.best
+        pending = self.topic
+        if result.decision != "answer" or best is None:
+            return []
+        if pending is not None and (
+            best.article_id in pending.nearby or best.article_id == pending.article_id
+        ):
+            return []  # more about the problem being passed on: the second look's business
+        spoken = self.kb.spoken(best.article_id)
+        if spoken is None or not spoken.short:
+            return []
+        aside = _TopicState(question=focus, outcome="answered")
+        art = self.kb.article(best.article_id)
+        aside.article_id = best.article_id
+        aside.article_title = art.title if art else ""
+        aside.said_facts.add(_norm_fact(spoken.short))
+        # listed before the topic being passed on, which stays the call's current topic
+        self.topics.insert(max(0, len(self.topics) - 1), aside)
+        return [
+            self._say_text(at, spoken.short, article_id=best.article_id),
+            self._say(at, "back_to_case"),
+            self._say(at, ask),
+        ]
+
     def _next_detail_after_name(self, at: float) -> list[DialogueAction]:
         self._name_asks = MAX_NAME_ASKS
         return self._next_detail(at)
@@ -776,7 +820,7 @@ class Dialogue:
         if _refuses(text):
             self._name_asks = MAX_NAME_ASKS
             return self._next_detail(at)
-        second = self._second_look(at, text)
+        second = self._second_look(at, text) or self._aside_question(at, text, "ask_name")
         if second:
             return second
         if self._name_asks >= MAX_NAME_ASKS:
@@ -808,7 +852,7 @@ class Dialogue:
             d.email = parsed.address
             return self._read_back_email(at)
         if not _mentions_email(text):
-            second = self._second_look(at, text)
+            second = self._second_look(at, text) or self._aside_question(at, text, "ask_email")
             if second:
                 return second
         if parsed.address and len(parsed.address) > 3:

@@ -690,6 +690,28 @@ def wants_repeat(text: str) -> bool:
     return _has(norm(text), _REPEAT)
 
 
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5, "6th": 6,
+    "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6,
+}  # fmt: skip
+_STEP_ASKED = re.compile(
+    r"\b(?:(?P<ord>first|second|third|fourth|fifth|sixth|1st|2nd|3rd|4th|5th|6th|last) step"
+    r"|step (?:number )?(?P<num>one|two|three|four|five|six|[1-6]))\b"
+)
+
+
+def step_asked(text: str) -> int | None:
+    """Which step of the steps the caller asks about: "what was the second step" -> 2,
+    "step three again?" -> 3, "the last step" -> -1; None when no step is named."""
+    m = _STEP_ASKED.search(norm(text))
+    if m is None:
+        return None
+    word = m.group("ord") or m.group("num")
+    return -1 if word == "last" else _ORDINALS[word]
+
+
 def wants_more(text: str) -> bool:
     return _has(norm(text), _MORE)
 
@@ -755,10 +777,16 @@ def _declarative_before(head: str, phrase: str) -> bool:
     return bool(before) and before[-1] in _SUBJECTS
 
 
+# words a caller puts in front of a question: "wait, what was the second step"
+_LEAD_INS = frozenset({"wait", "sorry", "okay", "ok", "so", "right", "alright", "hang", "hold", "on", "well"})
+
+
 def _looks_like_question(text: str) -> bool:
     if "?" in text:
         return True
     ws = [w for w in words(text) if w not in _FILLERS and w not in {"and", "but", "then", "also", "um"}]
+    while len(ws) > 1 and ws[0] in _LEAD_INS:
+        ws = ws[1:]
     if not ws:
         return False
     if ws[0] in _QUESTION_STARTS:

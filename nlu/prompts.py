@@ -34,6 +34,7 @@ PROMPTS: dict[str, str] = {
     "read_back_intro": "Let me read that back.",
     "details_done": "Thank you. I've passed this on, and our team will follow up shortly.",
     "sure_noted": "Sure, I'll make sure of that.",
+    "back_to_case": "Now, back to the case for our team.",
     "thanks_short": "Thanks.",
     "transfer": "I'm transferring you to a member of our team now. They'll have your case in front of them.",
     "transfer_failed": (

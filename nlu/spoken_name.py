@@ -42,6 +42,15 @@ _REFUSAL = re.compile(
     r"why do you|not telling|no comment|skip (?:that|this)|not giving)\b"
 )
 _NON_NAME_ENDINGS = ("ous", "able", "ible", "ful", "less", "ness", "ment", "tion", "ally", "ated", "ying")
+# after a lone first word, these continue a sentence: the word was a verb ("pass it on")
+_CLAUSE_GOES_ON = frozenset(
+    {"it", "them", "that", "this", "me", "you", "us", "him", "her", "on", "up", "out", "to", "for",
+     "the", "a", "an", "my", "your", "our", "off", "over", "down", "back", "again", "along"}
+)  # fmt: skip
+_VERBS_AFTER_SUBJECT = frozenset(
+    {"is", "was", "are", "isn't", "wasn't", "keeps", "does", "doesn't", "did", "didn't", "has",
+     "hasn't", "won't", "can't", "will", "works", "worked", "stopped"}
+)  # fmt: skip
 _GREETINGS = frozenset(
     {"hi", "hello", "hey", "yeah", "yes", "oh", "okay", "ok", "so", "um", "uh", "morning", "afternoon"}
 )
@@ -228,6 +237,11 @@ def extract_name(text: str) -> str | None:
         words, end = introduced
     else:
         words, end = _collect(tokens, _skip_fillers(tokens, 0))
+        nxt = tokens[end] if len(words) == 1 and end < len(tokens) else ""
+        if nxt in _CLAUSE_GOES_ON:
+            return None  # "okay, pass it on", "check that": a verb and its object, not a name
+        if nxt in _VERBS_AFTER_SUBJECT and not any(is_letter(t) for t in tokens[end + 1 : end + 3]):
+            return None  # "my password is fine": a subject and its verb ("sam is s a m" spells)
     if not words:
         return None
     if end < len(tokens) and tokens[end] in BREAKS:

@@ -531,11 +531,13 @@ def test_no_second_look_once_the_caller_asked_for_a_person_during_the_details():
     assert c.d.escalated and "New macro" not in reply
 
 
-def test_second_look_leaves_a_new_unrelated_question_for_later_and_keeps_the_escalation():
+def test_second_look_leaves_a_new_unrelated_question_apart_and_keeps_the_escalation():
     c = Call()
     c.say("my agents keep typing the same text over and over")  # nearest article: macros (3)
     reply = c.say("oh and by the way how do I reset my password")
-    assert c.d.escalated and "Forgot password" not in reply
+    # answered as an aside (its own topic), not as the answer to the problem being passed on
+    assert c.d.escalated and "Forgot password" in reply and reply.endswith("first and last name, please?")
+    assert [t.article_id for t in c.d.topics] == [1, None]
 
 
 def test_caller_following_the_answer_when_the_call_ends_is_resolved_but_marked_unconfirmed():
@@ -606,3 +608,35 @@ def test_a_followup_after_anything_else_is_answered_from_the_same_article():
     c.hang_up()
     (case,) = c.cases
     assert [t.article_id for t in case.topics] == [1] and case.outcome == "resolved"
+
+
+def test_a_new_question_while_details_are_taken_is_answered_then_the_detail_asked_again():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    c.say("it's marcus bell")
+    reply = c.say("oh while I have you, how do I reset my password?")
+    assert reply == (
+        "Go to the sign-in page and click Forgot password. The link expires after 60 minutes. "
+        "Now, back to the case for our team. And what's the best email address to reach you?"
+    )
+    assert "Is that correct?" in c.say("marcus dot bell at trailhead logistics dot com")
+    c.say("yes")
+    c.hang_up()
+    (case,) = c.cases
+    assert case.outcome == "escalated" and case.caller_email == "marcus.bell@trailheadlogistics.com"
+    assert [(t.article_id, t.outcome) for t in case.topics] == [(1, "answered"), (None, "escalated")]
+    assert "hubspot" in case.topics[1].question
+
+
+def test_a_statement_while_details_are_taken_is_not_an_aside():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    reply = c.say("my password is fine by the way")
+    assert reply == "Sorry, I didn't catch your name. Could you tell me your first and last name?"
+
+
+def test_the_caller_asks_for_one_step_by_its_number():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("wait what was the second step") == "Then click Forgot password."
+    assert c.say("and the first step?") == "First, open the sign-in page."

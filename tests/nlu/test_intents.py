@@ -138,3 +138,26 @@ def test_subject_before_are_there_makes_a_statement() -> None:
 def test_someone_getting_in_touch_is_a_request_for_a_person(text):
     esc = intents.wants_escalation(text)
     assert esc is not None and esc.reason == "person"
+
+
+@pytest.mark.parametrize(
+    ("text", "step"),
+    [
+        ("wait what was the second step", 2),
+        ("what was step two again", 2),
+        ("can you say step 3 again", 3),
+        ("and the last step?", -1),
+        ("the first step", 1),
+        ("can you repeat the steps", None),
+        ("I did two steps already", None),
+    ],
+)
+def test_step_asked(text: str, step: int | None) -> None:
+    assert intents.step_asked(text) == step
+
+
+@pytest.mark.parametrize(
+    "text", ["wait what was the second step", "sorry, how long is the link valid", "okay so where do I click"]
+)
+def test_a_lead_in_word_does_not_hide_a_question(text: str) -> None:
+    assert intents.looks_like_question(text)

@@ -52,6 +52,7 @@ from nlu.spoken_name import extract_name, find_introduced_name
         ("my name is tom okafor okafor is o k a f o r", "Tom Okafor"),
         ("kevin doyle doyle d o y l e", "Kevin Doyle"),
         ("shobon murphy shobon is s i o b h a n", "Siobhan Murphy"),
+        ("sam is s a m", "Sam"),
     ],
 )
 def test_extract_name(text: str, expected: str) -> None:
@@ -77,6 +78,10 @@ def test_extract_name(text: str, expected: str) -> None:
         "perfect that's exactly what we needed thanks",
         "awesome thanks so much",
         "cool cool",
+        # a verb and its object, or a subject and its verb, said instead of a name
+        "okay, pass it on",
+        "send it over",
+        "my password is fine by the way",
     ],
 )
 def test_extract_name_refusal_or_garbage_is_none(text: str) -> None:
