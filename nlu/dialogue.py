@@ -344,15 +344,14 @@ class Dialogue:
         self, at: float, text: str, escalation: intents.Escalation | None = None
     ) -> list[DialogueAction]:
         result = self.kb.decide(text)
-        if (
-            escalation is None
-            and result.decision == "escalate"
-            and intents.substance(text) <= 1
-            and not self._asked_for_substance
-        ):
-            # nothing to search for yet ("oh sorry, I was on mute"): ask what they need, once
-            self._asked_for_substance = True
-            return [self._say(at, "ask_what_about")]
+        if escalation is None and result.decision == "escalate" and not self._asked_for_substance:
+            if intents.substance(text) <= 1:
+                # nothing to search for yet ("oh sorry, I was on mute"): ask what they need, once
+                self._asked_for_substance = True
+                return [self._say(at, "ask_what_about")]
+            if intents.not_english(text):
+                self._asked_for_substance = True
+                return [self._say(at, "english_only")]
         topic = self._new_topic(text)
         if escalation is not None:
             self._note_related(topic, result)
@@ -411,6 +410,9 @@ class Dialogue:
         if choice is not None:
             topic.question = f"{topic.question} / {text}"
             return self._answer_with(at, topic, choice)
+        if intents.nothing_else(text):
+            topic.outcome = "abandoned"
+            return self._wrap_up(at)
         if rejects_both or intents.sounds_not_helped(text) or intents.yes_no(text) == "no":
             topic.outcome = "unanswered"
             self._ruled_out.update(h.article_id for h in self._clarify)
@@ -452,6 +454,8 @@ class Dialogue:
         scores.sort(reverse=True)
         if scores and scores[0][0] > 0 and (len(scores) == 1 or scores[0][0] > scores[1][0]):
             return scores[0][1]
+        if intents.nothing_else(text):
+            return None  # "great, thanks, that's all": no option named, the caller is done
         # let the index decide with the original question plus the answer
         topic = self.topic
         joined = f"{topic.question if topic else ''} {text}"

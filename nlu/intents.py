@@ -874,6 +874,22 @@ def looks_like_question(text: str) -> bool:
     return _looks_like_question(text)
 
 
+_ENGLISH_FUNCTION_WORDS = frozenset(
+    [
+        "a", "an", "the", "i", "you", "we", "it", "my", "our", "your", "me", "is", "are", "was", "be",
+        "to", "of", "in", "on", "for", "with", "and", "or", "but", "not", "can", "how", "do", "does", "what",
+        "why", "where", "this", "that", "have", "has", "get", "help", "hi", "hello", "yes", "no", "please",
+    ]
+)  # fmt: skip
+
+
+def not_english(text: str) -> bool:
+    """Three or more words and not one English function word ("hola, necesito ayuda con mi
+    contraseña"): the caller is speaking another language, or STT heard noise as words."""
+    ws = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", (text or "").lower())  # letters of any alphabet
+    return len(ws) >= 3 and not any(w in _ENGLISH_FUNCTION_WORDS for w in ws)
+
+
 def is_gibberish(text: str) -> bool:
     """Nothing usable: empty, symbols only, or no alphabetic word of two or more letters."""
     ws = words(text)

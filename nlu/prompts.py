@@ -52,6 +52,7 @@ PROMPTS: dict[str, str] = {
     "not_caught": "Sorry, I didn't catch that. Could you say that again?",
     "not_caught_question": "Sorry, I didn't quite catch that. Could you tell me what you need help with?",
     "ask_what_about": "Could you tell me a bit more about what you need help with?",
+    "english_only": "Sorry, I didn't understand that. I can help in English: what do you need help with?",
     "found_after_all": "Ah, that helps. I think I can answer that after all.",
     "silence_1": "Are you still there?",
     "silence_question": "Are you still there? How can I help you today?",

@@ -640,3 +640,28 @@ def test_the_caller_asks_for_one_step_by_its_number():
     c.say("I forgot my password")
     assert c.say("wait what was the second step") == "Then click Forgot password."
     assert c.say("and the first step?") == "First, open the sign-in page."
+
+
+def test_another_language_first_gets_one_english_prompt_then_the_question_is_answered():
+    c = Call()
+    reply = c.say("hola, necesito ayuda con mi contraseña")
+    assert reply == "Sorry, I didn't understand that. I can help in English: what do you need help with?"
+    assert not c.d.escalated
+    assert "Forgot password" in c.say("sorry, English is fine, I forgot my password")
+
+
+def test_another_language_twice_is_passed_on():
+    c = Call()
+    c.say("hola, necesito ayuda con mi contraseña")
+    assert c.say("no hablo inglés, lo siento").startswith("I'm sorry, I don't have that information")
+    assert c.d.escalated
+
+
+def test_closing_remark_at_a_clarifying_question_wraps_up_without_picking():
+    c = Call()
+    c.say("I forgot my password")
+    c.say("yes that worked thanks")
+    assert c.say("which password reset do I need") == "Your own password, or another agent's?"
+    reply = c.say("great thanks, that's all")
+    assert "Send reset link" not in reply and "email" in reply
+    assert [t.outcome for t in c.d.topics] == ["resolved", "abandoned"]

@@ -161,3 +161,18 @@ def test_step_asked(text: str, step: int | None) -> None:
 )
 def test_a_lead_in_word_does_not_hide_a_question(text: str) -> None:
     assert intents.looks_like_question(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "foreign"),
+    [
+        ("hola, necesito ayuda con mi contraseña", True),
+        ("bonjour je voudrais annuler mon abonnement", True),
+        ("Пароль не работает совсем", True),
+        ("I forgot my password", False),
+        ("invoices", False),  # too short to tell
+        ("can't log in", False),
+    ],
+)
+def test_not_english(text: str, foreign: bool) -> None:
+    assert intents.not_english(text) is foreign
