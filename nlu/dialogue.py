@@ -52,7 +52,7 @@ from nlu.events import (
 )
 from nlu.prompts import prompt
 from nlu.spoken_email import apply_email_correction, parse_spoken_email, spell_for_readback
-from nlu.spoken_name import extract_name, find_introduced_name
+from nlu.spoken_name import extract_name, find_introduced_name, without_introduction
 from nlu.spoken_phone import parse_spoken_phone, speak_phone
 from nlu.spoken_text import COMMON_WORDS
 
@@ -343,7 +343,7 @@ class Dialogue:
     def _answer_new_question(
         self, at: float, text: str, escalation: intents.Escalation | None = None
     ) -> list[DialogueAction]:
-        result = self.kb.decide(text)
+        result = self.kb.decide(without_introduction(text))
         if escalation is None and result.decision == "escalate" and not self._asked_for_substance:
             if intents.substance(text) <= 1:
                 # nothing to search for yet ("oh sorry, I was on mute"): ask what they need, once
@@ -623,6 +623,8 @@ class Dialogue:
             return [self._say(at, "hearing_yes" if opening else "hearing_yes_midcall")]
         if talk.kind == "how_are_you":
             return [self._say(at, "how_are_you")]
+        if talk.kind == "identity":
+            return [self._say(at, "identity" if opening else "identity_midcall")]
         if talk.kind in ("thanks", "goodbye"):
             if opening and not self.topics:
                 return [self._say(at, "you_are_welcome"), self._say(at, "anything_else")]

@@ -133,10 +133,19 @@ _LEGAL = (
     "lawsuit",
     "court",
     "breach of contract",
-    "legal department",
     "small claims",
     "solicitor",
-    "legal team",
+    "solicitors",
+)
+# "our legal team needs a signed DPA" is a request; these make the legal team a threat
+_LEGAL_THREAT = (
+    re.compile(r" (?:hear|hearing) from (?:our|my) legal "),
+    re.compile(r" (?:get|getting|bring|bringing) (?:our|my) legal (?:team|department|people) involved "),
+    re.compile(r" (?:involve|involving) (?:our|my) legal "),
+    re.compile(
+        r" (?:our|my) legal (?:team|department|people) (?:will|is going to|are going to) (?:contact|be in touch|call|sue) "
+    ),
+    re.compile(r" (?:passing|pass|handing|hand|sending|send) (?:this|it) (?:on |over )?to (?:our|my) legal "),
 )
 
 
@@ -148,10 +157,13 @@ class Escalation:
 def wants_escalation(text: str) -> Escalation | None:
     """A request for a person, anger, or a legal threat; None otherwise. Legal wins over anger."""
     n = norm(text)
-    if _has(n, _LEGAL):
+    if _has(n, _LEGAL) or _rx(n, _LEGAL_THREAT):
         return Escalation("legal")
     angry = _has(n, _ANGER)
-    person = _rx(n, _PERSON_PATTERNS)
+    asked = n
+    for phrase in _IDENTITY:  # "am I talking to a real person?" asks, it does not request
+        asked = asked.replace(f" {phrase} ", " ")
+    person = _rx(asked, _PERSON_PATTERNS)
     if angry and person:
         return Escalation("anger")
     if person:
@@ -178,7 +190,7 @@ def wants_escalation(text: str) -> Escalation | None:
 
 def is_angry(text: str) -> bool:
     n = norm(text)
-    return _has(n, _ANGER) or _has(n, _LEGAL)
+    return _has(n, _ANGER) or _has(n, _LEGAL) or _rx(n, _LEGAL_THREAT)
 
 
 # --------------------------------------------------------------------------- yes / no
@@ -502,6 +514,18 @@ _BYE = (
     "talk later",
 )
 _HOW_ARE_YOU = ("how are you", "how's it going", "how are you doing", "how you doing")
+_IDENTITY_WORDS = frozenset(
+    {"robot", "bot", "machine", "computer", "recording", "ai", "real", "person", "human", "automated", "or"}
+)
+# "am I talking to a robot?": a question about the agent, not a request for a person
+_IDENTITY = tuple(
+    f"{lead} {what}"
+    for lead in ("are you", "am i talking to", "am i speaking to", "am i speaking with", "is this", "is that")
+    for what in (
+        "a robot", "a bot", "a machine", "a computer", "a recording", "an ai", "ai", "a real person",
+        "a person", "a human", "human", "real", "automated", "a chatbot",
+    )
+)  # fmt: skip
 _REPEAT = (
     "say that again",
     "repeat that",
@@ -522,6 +546,9 @@ _REPEAT = (
     "repeat",
     "the steps again",
     "read that again",
+    "slow down",
+    "slower",
+    "too fast",
 )
 _MORE = (
     "tell me more",
@@ -582,7 +609,7 @@ _TOPIC_CHANGE = (
 
 @dataclass(frozen=True)
 class SmallTalk:
-    kind: str  # "greeting" | "hearing_check" | "hold" | "thanks" | "goodbye" | "how_are_you" | "filler"
+    kind: str  # "greeting" | "hearing_check" | "hold" | "thanks" | "goodbye" | "how_are_you" | "identity" | "filler"
 
 
 def _content_words(text: str, phrase_sets: tuple[tuple[str, ...], ...]) -> list[str]:
@@ -651,12 +678,16 @@ def smalltalk(text: str) -> SmallTalk | None:
     ws = words(text)
     if not ws:
         return None
-    sets = (_HEARING, _HOLD, _HOW_ARE_YOU, _THANKS, _BYE, _GREETING)
+    sets = (_HEARING, _HOLD, _HOW_ARE_YOU, _THANKS, _BYE, _GREETING, _IDENTITY)
     leftover = _content_words(text, sets)
     has_content = len(leftover) > 1 or (len(leftover) == 1 and len(ws) <= 2 and leftover[0] not in _FILLERS)
     short_hold = _has(n, _HOLD) and len(leftover) <= 4 and not _looks_like_question(text)
+    if _has(n, _IDENTITY) and all(w in _IDENTITY_WORDS for w in leftover):
+        return SmallTalk("identity")  # "is this a real person or a bot?"
     if has_content and not short_hold:
         return None  # more than a word of real content: a question, not small talk
+    if _has(n, _IDENTITY):
+        return SmallTalk("identity")
     if _has(n, _HEARING):
         return SmallTalk("hearing_check")
     if _has(n, _HOLD):

@@ -48,6 +48,11 @@ PROMPTS: dict[str, str] = {
     "hearing_yes_midcall": "Yes, I can hear you.",
     "greeting_back": "Hi there! How can I help you today?",
     "how_are_you": "I'm doing well, thank you for asking. How can I help you today?",
+    "identity": (
+        "I'm the automated assistant for {company} support. I can answer most questions, and pass "
+        "anything else to our team. How can I help you today?"
+    ),
+    "identity_midcall": "I'm the automated assistant for {company} support, and our team sees everything you tell me.",
     "you_are_welcome": "You're welcome!",
     "not_caught": "Sorry, I didn't catch that. Could you say that again?",
     "not_caught_question": "Sorry, I didn't quite catch that. Could you tell me what you need help with?",

@@ -342,3 +342,48 @@ def find_introduced_name(text: str) -> str | None:
         return None
     words, end = found
     return _format(_apply_spellings(words, tokens, end))
+
+
+_INTRO_LEAD = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|yeah|yes|yep|um+|uh+|so|okay|ok|good (?:morning|afternoon|evening))\b\W*)*"
+    r"(?:this is|my name is|my name's|i'm|i am|it's)\s+",
+    re.IGNORECASE,
+)
+_ORG_LEAD = re.compile(r"^\W*(?:from|at|with|over at|here at|calling from)\s+", re.IGNORECASE)
+_ORG_STOP = word_set(
+    """i i'm i've we we're we've our my and so but um uh calling here the is was are have has had
+    can can't could need needs want wanted just also who where when your a an"""
+)
+_MAX_ORG_WORDS = 4
+
+
+def without_introduction(text: str) -> str:
+    """The caller's words after an opening self-introduction: "hi I'm Rosa Alvarez from Cedar
+    Clinic, our SPF record keeps failing" -> "our SPF record keeps failing". Names and company
+    names are words no help article uses; searched with them, the question scores lower.
+    The text is returned unchanged when it does not open with an introduction."""
+    if not isinstance(text, str):
+        return ""
+    lead = _INTRO_LEAD.match(text)
+    name = find_introduced_name(text) if lead else None
+    if lead is None or name is None:
+        return text
+    rest = text[lead.end() :]
+    for word in name.lower().split():
+        m = re.match(rf"\W*{re.escape(word)}\b", rest, re.IGNORECASE)
+        if m is None:
+            return text  # the name was spelled or heard differently: leave the text alone
+        rest = rest[m.end() :]
+    org = _ORG_LEAD.match(rest)
+    if org is not None:
+        tail = rest[org.end() :]
+        for taken, m in enumerate(re.finditer(r"[\w'&-]+|[,.;:!?]", tail)):
+            piece = m.group(0)
+            if piece in ",.;:!?" or piece.lower() in _ORG_STOP or taken == _MAX_ORG_WORDS:
+                tail = tail[m.start() :]
+                break
+        else:
+            tail = ""
+        rest = tail
+    rest = rest.lstrip(" ,.;:!?-")
+    return rest if len(re.findall(r"[a-z]{3,}", rest.lower())) >= 2 else text

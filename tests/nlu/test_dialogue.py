@@ -665,3 +665,19 @@ def test_closing_remark_at_a_clarifying_question_wraps_up_without_picking():
     reply = c.say("great thanks, that's all")
     assert "Send reset link" not in reply and "email" in reply
     assert [t.outcome for t in c.d.topics] == ["resolved", "abandoned"]
+
+
+def test_the_agent_says_what_it_is_when_asked_and_the_call_goes_on():
+    c = Call()
+    reply = c.say("am I talking to a robot?")
+    assert reply.startswith("I'm the automated assistant for Northwind Desk support.")
+    assert not c.d.escalated
+    assert "Forgot password" in c.say("okay fine, I forgot my password")
+
+
+def test_slow_down_repeats_the_steps():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("can you slow down a bit").startswith(
+        "First, open the sign-in page. Then click Forgot password."
+    )

@@ -176,3 +176,32 @@ def test_a_lead_in_word_does_not_hide_a_question(text: str) -> None:
 )
 def test_not_english(text: str, foreign: bool) -> None:
     assert intents.not_english(text) is foreign
+
+
+@pytest.mark.parametrize(
+    "text", ["am I talking to a robot?", "are you a real person", "is this a real person or a bot"]
+)
+def test_asking_what_the_agent_is_is_small_talk_not_a_request_for_a_person(text: str) -> None:
+    talk = intents.smalltalk(text)
+    assert talk is not None and talk.kind == "identity"
+    assert intents.wants_escalation(text) is None
+
+
+def test_asking_for_a_person_after_asking_what_the_agent_is_still_escalates() -> None:
+    esc = intents.wants_escalation("am I talking to a real person? I want to talk to a human")
+    assert esc is not None and esc.reason == "person"
+
+
+@pytest.mark.parametrize(
+    ("text", "legal"),
+    [
+        ("we need a signed data processing agreement for our legal team", False),
+        ("Our legal team needs you to sign a data processing agreement", False),
+        ("fix it by Friday or you will hear from our legal team", True),
+        ("I'm getting our legal department involved", True),
+        ("you'll be hearing from our lawyers", True),
+    ],
+)
+def test_legal_team_is_a_threat_only_when_it_is_used_as_one(text: str, legal: bool) -> None:
+    esc = intents.wants_escalation(text)
+    assert (esc is not None and esc.reason == "legal") is legal

@@ -179,3 +179,27 @@ def test_random_word_salad_never_raises_and_names_are_title_cased() -> None:
         text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 15)))
         for found in (extract_name(text), find_introduced_name(text)):
             assert found is None or (found[0].isupper() and found.strip() == found), text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "hi I'm Rosa Alvarez from Cedar Clinic, our SPF record keeps failing verification",
+            "our SPF record keeps failing verification",
+        ),
+        (
+            "hi this is dana whitfield from copperline i got a new phone and can't get the code",
+            "i got a new phone and can't get the code",
+        ),
+        ("Hi, this is Tom. How do I reset my password?", "How do I reset my password?"),
+        # not an introduction, or nothing after it: unchanged
+        ("this is really hurting us, the inbox is broken", "this is really hurting us, the inbox is broken"),
+        ("I'm pretty sure I forgot my password", "I'm pretty sure I forgot my password"),
+        ("hi it's marcus bell", "hi it's marcus bell"),
+    ],
+)
+def test_without_introduction(text: str, expected: str) -> None:
+    from nlu.spoken_name import without_introduction
+
+    assert without_introduction(text) == expected
