@@ -17,7 +17,12 @@ under billing, I'm the owner..."): while the details are being captured after a 
 escalation, a turn that is not the detail asked for is searched again, alone and together with
 the question; a confident answer from one of the articles ranked nearest to the question re-opens
 the topic (the second look). A different article means a new question, and the first is not
-dropped for it.
+dropped for it: asked as a question the KB answers outright, it is answered as an aside (a topic
+of its own) and the detail asked for again.
+
+Callers put things around the question that no article contains: an introduction ("hi, I'm Rosa
+from Cedar Clinic, ...") is left out of the search; a first turn in another language gets one
+prompt in English before anything is passed on; "am I talking to a robot?" is answered.
 
 A call that ends while the caller is following an answer (they reported progress, gave no
 verdict, said nothing against it) files that topic as resolved, tagged `unconfirmed`, so the
