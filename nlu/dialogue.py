@@ -271,6 +271,10 @@ class Dialogue:
             introduced = find_introduced_name(text)
             if introduced:
                 self.details.name = introduced
+        if not self.details.email and self.state in ("question", "clarify", "answered", "anything_else"):
+            offered = _offered_email(text)
+            if offered:
+                self.details.email = offered  # read back for confirmation when the details are taken
         if intents.is_angry(text):
             self.angry = True
         escalation = intents.wants_escalation(text)
@@ -343,12 +347,27 @@ class Dialogue:
             return self._smalltalk(at, talk, opening=True)
         if intents.nothing_else(text) and self.topics:
             return self._wrap_up(at)
+        if (intents.wants_repeat(text) or _JUST_WHAT.fullmatch(text.strip())) and intents.substance(
+            text
+        ) <= 1:
+            return [self._say(at, "not_caught_question")]  # "pardon?", "what?": ask again
         return self._answer_new_question(at, text, escalation=esc)
 
     def _answer_new_question(
         self, at: float, text: str, escalation: intents.Escalation | None = None
     ) -> list[DialogueAction]:
-        result = self.kb.decide(without_introduction(text))
+        result = self.kb.decide(_search_text(text))
+        if (
+            escalation is None
+            and not self.topics
+            and not self._asked_for_substance
+            and (intents.sounds_solved(text) or intents.yes_no(text) is not None)
+            and not intents.looks_like_question(text)
+            and intents.substance(text) <= 2
+        ):
+            # "that worked" as the first thing said (a line mix-up, a wrong call): nothing to answer
+            self._asked_for_substance = True
+            return [self._say(at, "ask_what_about")]
         if escalation is None and result.decision == "escalate" and not self._asked_for_substance:
             if intents.substance(text) <= 1:
                 # nothing to search for yet ("oh sorry, I was on mute"): ask what they need, once
@@ -410,6 +429,18 @@ class Dialogue:
         if esc is not None:
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
         topic = self.topic or self._new_topic(text)
+        if intents.looks_like_question(text) and intents.substance(text) >= 2:
+            focus = _after_topic_change(text) if intents.topic_change_marker(text) else text
+            result = self.kb.decide(focus)
+            options = {h.article_id for h in self._clarify}
+            if (
+                result.decision == "answer"
+                and result.best is not None
+                and result.best.article_id not in options
+            ):
+                # "sorry, wrong thing: how do I download an invoice?": a new question, not an option
+                topic.outcome = "abandoned"
+                return self._take_up(at, self._new_topic(focus), result)
         rejects_both = bool(_NEITHER.search(text))
         choice = None if rejects_both else self._pick_clarified(text)
         if choice is not None:
@@ -491,6 +522,8 @@ class Dialogue:
                 return self._wrap_up(at)
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
+        if intents.wants_article_sent(text):
+            return [self._point_to_article(at, topic.article_id)]
         step = intents.step_asked(text)
         if step is not None:
             spoken = self.kb.spoken(topic.article_id)
@@ -570,6 +603,17 @@ class Dialogue:
         topic.working_on_it = True
         return [self._say(at, "ack_progress")]
 
+    def _point_to_article(self, at: float, article_id: int) -> Say:
+        """No email leaves a call: the caller is told where the article is instead."""
+        art = self.kb.article(article_id)
+        title = art.title.rstrip(".") if art else "this topic"
+        return self._say_text(
+            at,
+            f"I can't send emails from this call, but you'll find it in our help center, "
+            f'in the article called "{title}".',
+            article_id=article_id,
+        )
+
     def _followup(self, topic: _TopicState, text: str, question: bool) -> str | None:
         """The article's answer to a follow-up; a question that names nothing itself ("and what
         happens if we go over?") is read together with the question the article answered."""
@@ -602,6 +646,8 @@ class Dialogue:
         if esc is not None:  # already escalated once: the team has it
             return [self._say(at, "noted_for_team"), self._say(at, "anything_else")]
         last = self.topic
+        if last is not None and last.article_id is not None and intents.wants_article_sent(text):
+            return [self._point_to_article(at, last.article_id), self._say(at, "anything_else")]
         if last is not None and last.article_id is not None and intents.looks_like_question(text):
             # "and does it charge the new card right away?": more about the article just used
             followup = self._followup(last, text, question=True)
@@ -762,6 +808,29 @@ class Dialogue:
         topic.outcome = "open"
         return [self._say(at, "found_after_all"), *self._answer_with(at, topic, best.article_id)]
 
+    def _taken_back(self, at: float, text: str) -> list[DialogueAction]:
+        """ "Wait, actually yes it did, I found it", said while the details are being taken after
+        a bare "no" to "Does that solve your issue?": the topic is resolved after all."""
+        topic = self.topic
+        if (
+            self._escalation_kind != "not-helped"
+            or topic is None
+            or topic.article_id is None
+            or self._email_purpose == "wrapup"
+            or not (intents.sounds_solved(text) or _TAKES_BACK.search(text))
+            or intents.looks_like_question(text)
+            or intents.sounds_not_helped(text)
+        ):
+            return []
+        self.escalated = False
+        self.escalation_reason = ""
+        self._escalation_kind = ""
+        self._name_asks = 0
+        self._email_asks = 0
+        topic.outcome = "resolved"
+        self.state = "anything_else"
+        return [self._say(at, "great_anything_else")]
+
     def _aside_question(self, at: float, text: str, ask: str) -> list[DialogueAction]:
         """ "Oh, while I have you, how do I add a new agent?" asked while a detail is being
         taken: a question the KB answers outright is answered, listed as a topic of its own,
@@ -831,7 +900,11 @@ class Dialogue:
         if _refuses(text):
             self._name_asks = MAX_NAME_ASKS
             return self._next_detail(at)
-        second = self._second_look(at, text) or self._aside_question(at, text, "ask_name")
+        second = (
+            self._taken_back(at, text)
+            or self._second_look(at, text)
+            or self._aside_question(at, text, "ask_name")
+        )
         if second:
             return second
         if self._name_asks >= MAX_NAME_ASKS:
@@ -863,7 +936,11 @@ class Dialogue:
             d.email = parsed.address
             return self._read_back_email(at)
         if not _mentions_email(text):
-            second = self._second_look(at, text) or self._aside_question(at, text, "ask_email")
+            second = (
+                self._taken_back(at, text)
+                or self._second_look(at, text)
+                or self._aside_question(at, text, "ask_email")
+            )
             if second:
                 return second
         if parsed.address and len(parsed.address) > 3:
@@ -1091,6 +1168,43 @@ _URGENT = (
 def _sounds_urgent(text: str) -> bool:
     n = intents.norm(text)
     return any(p in n for p in _URGENT)
+
+
+# after a bare "no" to "Does that solve your issue?"
+_TAKES_BACK = re.compile(
+    r"(?i)\b(?:yes|yeah|actually|oh) it did\b|\bit did (?:work|help|actually)\b|\bfound it\b"
+)
+_JUST_WHAT = re.compile(r"(?i)(?:what|sorry|huh|eh|excuse me)\W*")
+_EMAIL_OFFERED = re.compile(
+    r"(?i)\b(?:my|our) (?:work |business |company )?e-?mail(?: address)?(?: is|'s)\s+|"
+    r"\b(?:e-?mail|reach|contact) (?:me|us) at\s+"
+)
+_ADDRESS_END = re.compile(
+    r"(?i)(?:\bdot\s+|\.)(?:com|org|net|io|co|edu|gov|us|uk|de|fr|ca|au|info|biz)\b(?:(?:\s+dot\s+|\.)[a-z]{2,3}\b)?"
+)
+
+
+def _offered_email(text: str) -> str:
+    """The caller's address when they give it unasked ("my email is sam dot ortiz at acme dot
+    com"); "" otherwise. An address they ask about ("emails to support at our company dot com")
+    has no "my email is" before it and is not taken."""
+    cue = _EMAIL_OFFERED.search(text or "")
+    if cue is None or not _mentions_email(text[cue.end() :]):
+        return ""
+    parsed = parse_spoken_email(text[cue.end() :])
+    return parsed.address if parsed.valid else ""
+
+
+def _search_text(text: str) -> str:
+    """What a new question is searched with: without an opening introduction and without an
+    address the caller gave (both are words no help article uses)."""
+    text = without_introduction(text)
+    cue = _EMAIL_OFFERED.search(text)
+    if cue is not None:
+        end = _ADDRESS_END.search(text, cue.end())
+        rest = text[end.end() :] if end is not None else ""
+        text = f"{text[: cue.start()]} {rest.lstrip(' ,.;')}".strip()
+    return text
 
 
 def _mentions_email(text: str) -> bool:

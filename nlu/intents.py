@@ -73,8 +73,13 @@ _PERSON_PATTERNS = (
         r" (?:want|need|like) (?:a |an )?(?:human|person|real person|agent|manager|supervisor|representative) "
     ),
     re.compile(r" (?:escalate|escalated|escalation) "),
+    # asked for ("please open a ticket", "can you create a case"), not described ("every time I
+    # open a ticket with an attachment")
     re.compile(
-        r" (?:open|create|file|raise|log|make|submit|put in) (?:a |an |the )?(?:support )?(?:ticket|case|complaint|request) "
+        r"(?:^ (?:(?:yes|yeah|yep|okay|ok|so|then|um|uh|sure|fine|alright) )*|(?:can|could|would|will) you "
+        r"(?:just |please )?|please |(?:i|we) (?:want|need|would like|'d like|d like) (?:you )?to |(?:want|need) "
+        r"you to |go ahead and |just |let's |lets )(?:open|create|file|raise|log|make|submit|put in) "
+        r"(?:a |an |the )?(?:support |new )?(?:ticket|case|complaint|request) "
     ),
     re.compile(r" (?:a |the )?ticket(?:'s| is) fine "),
     re.compile(r" (?:formal complaint|file a complaint|make a complaint) "),
@@ -741,6 +746,16 @@ def step_asked(text: str) -> int | None:
         return None
     word = m.group("ord") or m.group("num")
     return -1 if word == "last" else _ORDINALS[word]
+
+
+_SEND_ARTICLE = re.compile(
+    r"\b(?:e-?mail|send|text|forward) (?:me|us) (?:a |the )?(?:link|article|steps|instructions|page|that|this|it)\b"
+)
+
+
+def wants_article_sent(text: str) -> bool:
+    """ "Can you email me that article?", "send me the link": the caller wants the answer in writing."""
+    return bool(_SEND_ARTICLE.search(norm(text)))
 
 
 def wants_more(text: str) -> bool:

@@ -681,3 +681,60 @@ def test_slow_down_repeats_the_steps():
     assert c.say("can you slow down a bit").startswith(
         "First, open the sign-in page. Then click Forgot password."
     )
+
+
+def test_an_address_given_unasked_is_read_back_when_the_details_are_taken():
+    c = Call()
+    c.say("hi, my email is sam dot ortiz at acme dot com, can you integrate with hubspot")
+    reply = c.say("Sam Ortiz")
+    assert reply.startswith("Let me read that back. s a m, dot, o r t i z, at, a c m e, dot com.")
+    c.say("yes that's right")
+    c.hang_up()
+    (case,) = c.cases
+    assert case.caller_email == "sam.ortiz@acme.com" and case.email_confirmed
+
+
+def test_a_verdict_as_the_first_thing_said_asks_what_the_caller_needs():
+    c = Call()
+    assert c.say("that worked") == "Could you tell me a bit more about what you need help with?"
+    assert "Forgot password" in c.say("sorry, wrong call. I forgot my password")
+
+
+def test_pardon_at_the_opening_asks_again_instead_of_passing_it_on():
+    c = Call()
+    assert c.say("pardon?").startswith("Sorry, I didn't quite catch that.")
+    assert c.say("what?").startswith("Sorry, I didn't quite catch that.")
+    assert not c.d.escalated
+
+
+def test_a_new_question_at_a_clarifying_question_is_taken_up():
+    c = Call()
+    c.say("which password reset do I need")
+    reply = c.say("sorry, different thing, how do I save replies as macros?")
+    assert "Macros" in reply
+    assert [t.outcome for t in c.d.topics] == ["abandoned", "open"]
+
+
+def test_no_then_taking_it_back_resolves_the_topic():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("no").startswith("I'm sorry, I don't have that information right now")
+    assert (
+        c.say("wait, actually yes it did, I found it") == "Great! Is there anything else I can help you with?"
+    )
+    assert not c.d.escalated
+    c.say("no that's all")
+    c.hang_up()
+    (case,) = c.cases
+    assert case.outcome == "resolved"
+
+
+def test_asked_to_email_the_article_the_agent_says_where_it_is():
+    c = Call()
+    c.say("I forgot my password")
+    reply = c.say("can you email me that article")
+    assert reply == (
+        "I can't send emails from this call, but you'll find it in our help center, "
+        'in the article called "Reset your password".'
+    )
+    assert not c.d.escalated

@@ -205,3 +205,18 @@ def test_asking_for_a_person_after_asking_what_the_agent_is_still_escalates() ->
 def test_legal_team_is_a_threat_only_when_it_is_used_as_one(text: str, legal: bool) -> None:
     esc = intents.wants_escalation(text)
     assert (esc is not None and esc.reason == "legal") is legal
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Yes please open a ticket", True),
+        ("can you just create a case for me", True),
+        ("i'd like to file a formal complaint", True),
+        ("the mobile app crashes every time I open a ticket with an attachment", False),
+        ("is there a chrome extension so i can make a ticket from any page", False),
+    ],
+)
+def test_a_ticket_is_asked_for_only_when_requested(text: str, asks: bool) -> None:
+    esc = intents.wants_escalation(text)
+    assert (esc is not None and esc.reason == "person") is asks
