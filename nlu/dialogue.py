@@ -449,6 +449,10 @@ class Dialogue:
         if intents.nothing_else(text):
             topic.outcome = "abandoned"
             return self._wrap_up(at)
+        if intents.sounds_solved(text) and not intents.looks_like_question(text):
+            topic.outcome = "resolved"  # sorted out while being asked which one it was
+            self.state = "anything_else"
+            return [self._say(at, "great_anything_else")]
         if rejects_both or intents.sounds_not_helped(text) or intents.yes_no(text) == "no":
             topic.outcome = "unanswered"
             self._ruled_out.update(h.article_id for h in self._clarify)
@@ -490,8 +494,10 @@ class Dialogue:
         scores.sort(reverse=True)
         if scores and scores[0][0] > 0 and (len(scores) == 1 or scores[0][0] > scores[1][0]):
             return scores[0][1]
-        if intents.nothing_else(text):
-            return None  # "great, thanks, that's all": no option named, the caller is done
+        if intents.nothing_else(text) or (
+            intents.sounds_solved(text) and not intents.looks_like_question(text)
+        ):
+            return None  # "great, thanks, that's all", "the email came, I'm in": no option named
         # let the index decide with the original question plus the answer
         topic = self.topic
         joined = f"{topic.question if topic else ''} {text}"
@@ -600,6 +606,9 @@ class Dialogue:
             topic.outcome = "resolved"
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
+        if topic.working_on_it:
+            # a second report with no verdict: ask for one rather than wait on and on
+            return [self._say(at, "did_that_solve")]
         topic.working_on_it = True
         return [self._say(at, "ack_progress")]
 

@@ -434,6 +434,13 @@ _NOT_HELPED = (
     "something is broken",
     "nothing shows up",
     "nothing in there",
+    "still nothing",
+    "nothing happened",
+    "nothing happens",
+    "nothing's happening",
+    "nothing is happening",
+    "still the same thing",
+    "same thing happens",
 )
 
 

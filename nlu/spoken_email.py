@@ -392,7 +392,10 @@ def _choose_at(tokens: list[str]) -> int | None:
 def _strip_fillers(tokens: list[str], *, keep_dot: bool = False) -> list[str]:
     toks = list(tokens)
     while toks and (
-        toks[0] in _FILLERS
+        (
+            toks[0] in _FILLERS
+            and not (len(toks[0]) == 1 and len(toks) > 1 and len(toks[1]) == 1 and toks[1].isalpha())
+        )
         or toks[0] in BREAKS
         or (toks[0] in SEPARATORS and not (keep_dot and toks[0] == "."))
     ):

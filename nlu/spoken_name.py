@@ -287,6 +287,8 @@ def _introduced(tokens: list[str], text: str, *, strict: bool) -> tuple[list[str
                 nxt = tokens[end] if end < len(tokens) else ""
                 if strict and weak and nxt not in _TERMINATORS and nxt not in BREAKS and nxt:
                     continue
+                if len(words) == 1 and (nxt in _CLAUSE_GOES_ON or nxt in _VERBS_AFTER_SUBJECT):
+                    continue  # "yes it's turned on": a verb, not a name
                 prev = tokens[i - 1] if i > 0 else ""
                 if (
                     strict

@@ -738,3 +738,17 @@ def test_asked_to_email_the_article_the_agent_says_where_it_is():
         'in the article called "Reset your password".'
     )
     assert not c.d.escalated
+
+
+def test_a_second_progress_report_without_a_verdict_asks_for_one():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("okay I'm on the sign in page now") == "Okay. Let me know how it goes, or if you get stuck."
+    assert c.say("typing my work address in") == "Does that solve your issue?"
+
+
+def test_sorted_out_while_asked_which_article_it_was():
+    c = Call()
+    c.say("which password reset do I need")
+    assert c.say("okay the email came, I'm in") == "Great! Is there anything else I can help you with?"
+    assert c.d.topics[0].outcome == "resolved"

@@ -220,3 +220,8 @@ def test_legal_team_is_a_threat_only_when_it_is_used_as_one(text: str, legal: bo
 def test_a_ticket_is_asked_for_only_when_requested(text: str, asks: bool) -> None:
     esc = intents.wants_escalation(text)
     assert (esc is not None and esc.reason == "person") is asks
+
+
+@pytest.mark.parametrize("text", ["still nothing", "nothing happened", "I clicked it and nothing happens"])
+def test_nothing_happening_is_not_helped(text: str) -> None:
+    assert intents.sounds_not_helped(text)

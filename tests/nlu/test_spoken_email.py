@@ -100,6 +100,10 @@ MORE_CASES = [
     ("anna, that's two n's, at gmail dot com", "anna@gmail.com"),
     ("ana, with two n's, at gmail dot com", "anna@gmail.com"),
     ("j two at gmail dot com", "j2@gmail.com"),
+    # a spelling that starts with "i" keeps it (the pronoun "I" is dropped only before words)
+    ("i as in india, v as in victor, a n, dot petrov at kolt dot io", "ivan.petrov@kolt.io"),
+    ("i v a n at kolt dot io", "ivan@kolt.io"),
+    ("i said ivan at kolt dot io", "ivan@kolt.io"),
 ]
 
 

@@ -123,6 +123,7 @@ def test_find_introduced_name(text: str, expected: str) -> None:
     [
         "yeah please get somebody on it this is really hurting us",
         "I'm pretty sure it was Tuesday",
+        "yes it's turned on and the delay is one hour",
         "um hi i'm the account owner on our northwind account",
         "this is urgent",
         "This is ridiculous, I want a refund",
