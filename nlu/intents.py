@@ -68,6 +68,18 @@ _PERSON_PATTERNS = (
         r" (?:someone|somebody)(?: \w+){0,3} (?:call|ring|email|contact|get back to|get in touch|be in touch|reach out to|reach me|look into|look at|help) "
     ),
     re.compile(r" call me back "),
+    # "can you just unlock it for her": an action on the account, which the agent cannot do
+    re.compile(
+        r" (?:can|could|would|will) you (?:just |please )?(?:unlock|refund|credit|waive|restore|recover|reactivate|"
+        r"fix|delete) (?:\w+ ){0,4}for (?:me|her|him|us|them) "
+    ),
+    # "please have billing look at it": a team named instead of a person
+    re.compile(
+        r" (?:have|get|ask) (?:your |the |a |an |someone from |somebody from )?(?:billing|support|tech support|"
+        r"technical support|finance|accounts|accounting|sales|engineering|engineers?|developers?|specialists?|"
+        r"technicians?|it)(?: team| department| people| guys| folks)? (?:to )?(?:look|check|call|contact|email|"
+        r"review|reach|get back|fix|sort|handle|investigate) "
+    ),
     re.compile(r" (?:is there|there is) (?:like )?(?:a |an )?(?:human|person|real person|agent|someone) "),
     re.compile(
         r" (?:want|need|like) (?:a |an )?(?:human|person|real person|agent|manager|supervisor|representative) "

@@ -225,3 +225,20 @@ def test_a_ticket_is_asked_for_only_when_requested(text: str, asks: bool) -> Non
 @pytest.mark.parametrize("text", ["still nothing", "nothing happened", "I clicked it and nothing happens"])
 def test_nothing_happening_is_not_helped(text: str) -> None:
     assert intents.sounds_not_helped(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("can you just unlock it for her", True),
+        ("okay please have billing look at it", True),
+        ("can you have someone from billing look at it", True),
+        ("how do I reset it for her", False),
+        ("can you tell me how to reset it", False),
+    ],
+)
+def test_an_action_only_staff_can_take_or_a_team_named_is_a_request_for_a_person(
+    text: str, asks: bool
+) -> None:
+    esc = intents.wants_escalation(text)
+    assert (esc is not None and esc.reason == "person") is asks
