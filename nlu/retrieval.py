@@ -115,14 +115,21 @@ def _option_phrase(title: str) -> str:
     if not words:
         return title
     first = words[0].lower()
+    if first == "i" and len(words) > 2 and words[1].lower() in ("was", "am", "got"):
+        return "being " + " ".join(words[2:])  # "I was charged twice" -> "being charged twice"
+    lowered = (
+        text if words[0].isupper() and len(words[0]) > 1 else text[0].lower() + text[1:]
+    )  # "API rate limits"
     if first in ("i", "my", "your", "a", "an", "the") or not first.isalpha():
-        return "the problem: " + text[0].lower() + text[1:] if first == "i" else text[0].lower() + text[1:]
-    gerund = _gerund(first)
-    if gerund and len(words) > 2 and words[1].lower() == "or" and _gerund(words[2].lower()):
-        gerund = f"{gerund} or {_gerund(words[2].lower())}"  # "Upgrade or downgrade your plan"
-        words = words[2:]
-    rest = " ".join(words[1:])
-    return f"{gerund} {rest}".strip() if gerund else text[0].lower() + text[1:]
+        return "the problem: " + lowered if first == "i" else lowered
+    if not _gerund(first):
+        return lowered
+    # every verb that heads a part: "Invite agents and manage seats" -> "inviting agents and managing seats"
+    out = [_gerund(first)]
+    for i, word in enumerate(words[1:], 1):
+        after_joint = words[i - 1].lower() in ("and", "or")
+        out.append(_gerund(word.lower()) or word if after_joint else word)
+    return " ".join(out)
 
 
 _VERB_ENDINGS = {

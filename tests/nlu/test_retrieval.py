@@ -169,3 +169,22 @@ def test_words_the_kb_never_uses_lower_the_score(index: KbIndex, embedder: Sente
 def test_headings_are_matched(index: KbIndex) -> None:
     # "Locked accounts" is a heading of 1002, the caller does not say "password"
     assert index.search("my teammate's account got locked", k=1)[0].article_id == 1002
+
+
+@pytest.mark.parametrize(
+    ("title", "phrase"),
+    [
+        ("Invite agents and manage seats", "inviting agents and managing seats"),
+        (
+            "Reset another agent's password or unlock their account",
+            "resetting another agent's password or unlocking their account",
+        ),
+        ("I was charged twice", "being charged twice"),
+        ("API rate limits", "API rate limits"),
+        ("Refund policy", "refund policy"),
+    ],
+)
+def test_clarify_options_are_said_the_way_a_caller_would(title: str, phrase: str) -> None:
+    from nlu.retrieval import _option_phrase
+
+    assert _option_phrase(title) == phrase
