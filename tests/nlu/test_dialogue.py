@@ -149,6 +149,15 @@ class Call:
         self.t += 1.0
         return self.event(CallerHungUp(at=self.t))
 
+    def give_details_and_hang_up(self):
+        """Name, address, "yes" to the read-back, then the caller hangs up; returns the one case."""
+        self.say("it's marcus bell")
+        self.say("marcus dot bell at trailhead logistics dot com")
+        self.say("yes")
+        self.hang_up()
+        (case,) = self.cases
+        return case
+
 
 def test_greeting_names_the_company():
     c = Call()
@@ -567,11 +576,7 @@ def test_never_mind_and_an_unanswerable_question_is_a_new_topic_passed_on():
     c.say("I forgot my password")
     reply = c.say("never mind that for now the thing bugging my team is can you integrate with hubspot")
     assert reply.startswith("I'm sorry, I don't have that information right now")
-    c.say("it's marcus bell")
-    c.say("marcus dot bell at trailhead logistics dot com")
-    c.say("yes")
-    c.hang_up()
-    (case,) = c.cases
+    case = c.give_details_and_hang_up()
     assert [(t.article_id, t.outcome) for t in case.topics] == [(1, "abandoned"), (None, "escalated")]
     assert "integrate with hubspot" in case.topics[1].question
     assert case.outcome == "escalated"
@@ -582,12 +587,7 @@ def test_actually_with_an_unanswered_followup_stays_on_the_same_topic():
     c.say("I forgot my password")
     reply = c.say("actually can you integrate with hubspot")
     assert reply.startswith("I'm sorry, I don't have that information right now")
-    c.say("it's marcus bell")
-    c.say("marcus dot bell at trailhead logistics dot com")
-    c.say("yes")
-    c.hang_up()
-    (case,) = c.cases
-    assert [t.article_id for t in case.topics] == [1]
+    assert [t.article_id for t in c.give_details_and_hang_up().topics] == [1]
 
 
 def test_a_followup_that_names_nothing_is_read_with_the_question_it_follows():
