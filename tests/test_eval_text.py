@@ -49,7 +49,12 @@ def test_dev_calls_end_the_same_without_punctuation_or_capitals(kb) -> None:  # 
     cased = evaluate_calls(kb, calls, "Northwind Desk")["_runs"]
     lowered = evaluate_calls(kb, plain, "Northwind Desk")["_runs"]
     for a, b in zip(cased, lowered, strict=True):
-        assert (a["id"], a["outcome"], a["email"], a["name"]) == (b["id"], b["outcome"], b["email"], b["name"])
+        assert (a["id"], a["outcome"], a["email"], a["name"]) == (
+            b["id"],
+            b["outcome"],
+            b["email"],
+            b["name"],
+        )
 
 
 @pytest.mark.parametrize("call", read_jsonl(str(PROBES), ("turns",)), ids=lambda c: c["id"])
