@@ -347,16 +347,14 @@ class Dialogue:
             return self._smalltalk(at, talk, opening=True)
         if intents.nothing_else(text) and self.topics:
             return self._wrap_up(at)
-        if (intents.wants_repeat(text) or _JUST_WHAT.fullmatch(text.strip())) and intents.substance(
-            text
-        ) <= 1:
+        asks_again = intents.wants_repeat(text) or _JUST_WHAT.fullmatch(text.strip())
+        if asks_again and intents.substance(text) <= 1:
             return [self._say(at, "not_caught_question")]  # "pardon?", "what?": ask again
         return self._answer_new_question(at, text, escalation=esc)
 
     def _answer_new_question(
         self, at: float, text: str, escalation: intents.Escalation | None = None
     ) -> list[DialogueAction]:
-        result = self.kb.decide(_search_text(text))
         if (
             escalation is None
             and not self.topics
@@ -368,6 +366,7 @@ class Dialogue:
             # "that worked" as the first thing said (a line mix-up, a wrong call): nothing to answer
             self._asked_for_substance = True
             return [self._say(at, "ask_what_about")]
+        result = self.kb.decide(_search_text(text))
         if escalation is None and result.decision == "escalate" and not self._asked_for_substance:
             if intents.substance(text) <= 1:
                 # nothing to search for yet ("oh sorry, I was on mute"): ask what they need, once
@@ -411,12 +410,15 @@ class Dialogue:
         self.topics.append(topic)
         return topic
 
-    def _answer_with(self, at: float, topic: _TopicState, article_id: int) -> list[DialogueAction]:
+    def _attach_article(self, topic: _TopicState, article_id: int) -> None:
         art = self.kb.article(article_id)
-        spoken = self.kb.spoken(article_id)
         topic.article_id = article_id
         topic.article_title = art.title if art else ""
         topic.related_category = art.category if art else topic.related_category
+
+    def _answer_with(self, at: float, topic: _TopicState, article_id: int) -> list[DialogueAction]:
+        spoken = self.kb.spoken(article_id)
+        self._attach_article(topic, article_id)
         self.state = "answered"
         if spoken is None or not spoken.short:
             topic.outcome = "unanswered"
@@ -430,7 +432,7 @@ class Dialogue:
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
         topic = self.topic or self._new_topic(text)
         if intents.looks_like_question(text) and intents.substance(text) >= 2:
-            focus = _after_topic_change(text) if intents.topic_change_marker(text) else text
+            focus = _focus(text)
             result = self.kb.decide(focus)
             options = {h.article_id for h in self._clarify}
             if (
@@ -442,14 +444,16 @@ class Dialogue:
                 topic.outcome = "abandoned"
                 return self._take_up(at, self._new_topic(focus), result)
         rejects_both = bool(_NEITHER.search(text))
-        choice = None if rejects_both else self._pick_clarified(text)
+        done = intents.nothing_else(text)  # "great, thanks, that's all"
+        sorted_out = intents.sounds_solved(text) and not intents.looks_like_question(text)
+        choice = None if rejects_both else self._pick_clarified(text, closing=done or sorted_out)
         if choice is not None:
             topic.question = f"{topic.question} / {text}"
             return self._answer_with(at, topic, choice)
-        if intents.nothing_else(text):
+        if done:
             topic.outcome = "abandoned"
             return self._wrap_up(at)
-        if intents.sounds_solved(text) and not intents.looks_like_question(text):
+        if sorted_out:
             topic.outcome = "resolved"  # sorted out while being asked which one it was
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
@@ -463,7 +467,8 @@ class Dialogue:
         self._clarify_question_text = f"Sorry, which one did you mean? {self._clarify_question_text}"
         return [self._say_text(at, self._clarify_question_text)]
 
-    def _pick_clarified(self, text: str) -> int | None:
+    def _pick_clarified(self, text: str, closing: bool) -> int | None:
+        """The option the caller picked; a closing remark picks only an option it names."""
         ws = set(intents.words(text))
         if not self._clarify:
             return None
@@ -494,9 +499,7 @@ class Dialogue:
         scores.sort(reverse=True)
         if scores and scores[0][0] > 0 and (len(scores) == 1 or scores[0][0] > scores[1][0]):
             return scores[0][1]
-        if intents.nothing_else(text) or (
-            intents.sounds_solved(text) and not intents.looks_like_question(text)
-        ):
+        if closing:
             return None  # "great, thanks, that's all", "the email came, I'm in": no option named
         # let the index decide with the original question plus the answer
         topic = self.topic
@@ -851,7 +854,7 @@ class Dialogue:
             or intents.wants_escalation(text) is not None
         ):
             return []
-        focus = _after_topic_change(text) if intents.topic_change_marker(text) else text
+        focus = _focus(text)
         result = self.kb.decide(focus)
         best = result.best
         pending = self.topic
@@ -865,9 +868,7 @@ class Dialogue:
         if spoken is None or not spoken.short:
             return []
         aside = _TopicState(question=focus, outcome="answered")
-        art = self.kb.article(best.article_id)
-        aside.article_id = best.article_id
-        aside.article_title = art.title if art else ""
+        self._attach_article(aside, best.article_id)
         aside.said_facts.add(_norm_fact(spoken.short))
         # listed before the topic being passed on, which stays the call's current topic
         self.topics.insert(max(0, len(self.topics) - 1), aside)
@@ -1133,6 +1134,11 @@ _MARKER = re.compile(
     r"another thing|separate question|on another note|actually)\b",
     re.I,
 )
+
+
+def _focus(text: str) -> str:
+    """What to search for: the part after a topic-change phrase when there is one."""
+    return _after_topic_change(text) if intents.topic_change_marker(text) else text
 
 
 def _after_topic_change(text: str) -> str:

@@ -177,9 +177,7 @@ def wants_escalation(text: str) -> Escalation | None:
     if _has(n, _LEGAL) or _rx(n, _LEGAL_THREAT):
         return Escalation("legal")
     angry = _has(n, _ANGER)
-    asked = n
-    for phrase in _IDENTITY:  # "am I talking to a real person?" asks, it does not request
-        asked = asked.replace(f" {phrase} ", " ")
+    asked = _IDENTITY_ASKED.sub("", n)  # "am I talking to a real person?" asks, it does not request
     person = _rx(asked, _PERSON_PATTERNS)
     if angry and person:
         return Escalation("anger")
@@ -550,6 +548,8 @@ _IDENTITY = tuple(
         "a person", "a human", "human", "real", "automated", "a chatbot",
     )
 )  # fmt: skip
+# each phrase with the space before it; the space after it stays, so words keep one space between
+_IDENTITY_ASKED = re.compile(" (?:" + "|".join(re.escape(p) for p in _IDENTITY) + ")(?= )")
 _REPEAT = (
     "say that again",
     "repeat that",

@@ -242,9 +242,8 @@ def _apply_hints(tokens: list[str], hints: dict[str, _Hint]) -> list[str]:
         if hint is None:
             out.append(t)
             continue
-        pause = out.pop() if len(out) >= 2 and out[-1] in BREAKS and out[-2] not in BREAKS else None
-        if pause is not None and not (is_letter(out[-1]) or out[-1].isalnum()):
-            out.append(pause)  # "anna, with two n's": the pause does not detach the hint
+        if len(out) >= 2 and out[-1] in BREAKS and (is_letter(out[-2]) or out[-2].isalnum()):
+            out.pop()  # "anna, with two n's": the pause does not detach the hint from the word
         if out and is_letter(out[-1]):
             j = len(out)
             while j > 0 and is_letter(out[j - 1]):

@@ -210,26 +210,13 @@ def test_legal_team_is_a_threat_only_when_it_is_used_as_one(text: str, legal: bo
 @pytest.mark.parametrize(
     ("text", "asks"),
     [
+        # a ticket asked for, not described
         ("Yes please open a ticket", True),
         ("can you just create a case for me", True),
         ("i'd like to file a formal complaint", True),
         ("the mobile app crashes every time I open a ticket with an attachment", False),
         ("is there a chrome extension so i can make a ticket from any page", False),
-    ],
-)
-def test_a_ticket_is_asked_for_only_when_requested(text: str, asks: bool) -> None:
-    esc = intents.wants_escalation(text)
-    assert (esc is not None and esc.reason == "person") is asks
-
-
-@pytest.mark.parametrize("text", ["still nothing", "nothing happened", "I clicked it and nothing happens"])
-def test_nothing_happening_is_not_helped(text: str) -> None:
-    assert intents.sounds_not_helped(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "asks"),
-    [
+        # an action only staff can take, or a team named instead of a person
         ("can you just unlock it for her", True),
         ("okay please have billing look at it", True),
         ("can you have someone from billing look at it", True),
@@ -237,8 +224,11 @@ def test_nothing_happening_is_not_helped(text: str) -> None:
         ("can you tell me how to reset it", False),
     ],
 )
-def test_an_action_only_staff_can_take_or_a_team_named_is_a_request_for_a_person(
-    text: str, asks: bool
-) -> None:
+def test_a_request_for_a_person(text: str, asks: bool) -> None:
     esc = intents.wants_escalation(text)
     assert (esc is not None and esc.reason == "person") is asks
+
+
+@pytest.mark.parametrize("text", ["still nothing", "nothing happened", "I clicked it and nothing happens"])
+def test_nothing_happening_is_not_helped(text: str) -> None:
+    assert intents.sounds_not_helped(text)
