@@ -25,7 +25,7 @@ from ari_app.voice_session import InferencePool, SpeechServices
 from media.audio_cache import AudioCache
 from media.stt import SttEngine, make_stt
 from media.stt_whisper import FasterWhisperStt
-from media.tts import make_tts
+from media.tts import SLOW_RATE_FACTOR, at_rate, make_tts
 
 log = logging.getLogger("kayako_voice.speech")
 
@@ -94,7 +94,11 @@ def load_speech_services(
         settings.tts.style,
     )
     cache = AudioCache(settings.tts.cache_dir, tts)
-    services = SpeechServices(stt=stt, tts=tts, cache=cache, pool=InferencePool(workers))
+    slow = at_rate(tts, tts.rate * SLOW_RATE_FACTOR)
+    slow_cache = AudioCache(settings.tts.cache_dir, slow) if slow is not None else None
+    services = SpeechServices(
+        stt=stt, tts=tts, cache=cache, pool=InferencePool(workers), slow_cache=slow_cache
+    )
     loaded_ms = (time.perf_counter() - started) * 1000
     synthesized = 0
     if warm:

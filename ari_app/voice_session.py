@@ -95,6 +95,10 @@ class SpeechServices:
     cache: AudioCache
     pool: InferencePool
     vad_kind: str = "silero"
+    slow_cache: AudioCache | None = None  # the same voice, slower, for callers who ask "slow down"
+
+    def cache_for(self, slow: bool) -> AudioCache:
+        return self.slow_cache if slow and self.slow_cache is not None else self.cache
 
     def warm_prompts(
         self, company: str, extra: list[str] | None = None, on_disk: list[str] | None = None
@@ -402,19 +406,20 @@ class VoiceSession:
             self._final_action = final
         if says or final is not None:
             texts = [s.text for s in says]
+            cache = self.services.cache_for(any(s.slow for s in says))
             generation = self._generation
             # the first sentence of a cached reply is queued right here, inside the decision,
             # so it goes out at the next 20 ms slot
-            first_done = self._play_cached_first(texts, generation)
-            self._spawn(self._speak(texts, final, generation, first_done))
+            first_done = self._play_cached_first(texts, cache)
+            self._spawn(self._speak(texts, final, generation, first_done, cache))
 
-    def _play_cached_first(self, texts: list[str], generation: int) -> bool:
+    def _play_cached_first(self, texts: list[str], cache: AudioCache) -> bool:
         if not texts or self._say_lock.locked() or self.endpoint.is_playing:
             return False
         sentences = self.services.tts.sentences(texts[0])
         if not sentences:
             return False
-        pcm = self.services.cache.get(sentences[0])
+        pcm = cache.get(sentences[0])
         if pcm is None:
             return False
         if self._pending_timing is not None:
@@ -438,7 +443,12 @@ class VoiceSession:
             log_event(log, "playout failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
 
     async def _speak(
-        self, texts: list[str], final: DialogueAction | None, generation: int, first_done: bool
+        self,
+        texts: list[str],
+        final: DialogueAction | None,
+        generation: int,
+        first_done: bool,
+        cache: AudioCache,
     ) -> None:
         async with self._say_lock:
             for i, text in enumerate(texts):
@@ -453,14 +463,12 @@ class VoiceSession:
                     if generation != self._generation:
                         break  # the caller barged in: the rest of this reply is not said
                     t_tts = time.monotonic()
-                    pcm = self.services.cache.get(sentence)
+                    pcm = cache.get(sentence)
                     if pcm is not None and self._pending_timing is not None:
                         self._pending_timing.setdefault("cached", True)
                     if pcm is None:
                         try:
-                            pcm = await self.services.pool.run(
-                                self.services.cache.get_or_synthesize, sentence
-                            )
+                            pcm = await self.services.pool.run(cache.get_or_synthesize, sentence)
                         except Exception as exc:
                             log_event(
                                 log,

@@ -12,10 +12,16 @@ Brand styles change the voice minimally (documented here, applied by each engine
 - "friendly" (default): the voice's own pace and expressiveness.
 - "formal": 5 % slower, 25 % less prosody variation (Piper noise scales; espeak-ng pitch -5).
 - "brief": 8 % faster, own expressiveness.
+
+A caller who says "slow down" gets the rest of the call at `SLOW_RATE_FACTOR` of the configured
+rate (`at_rate`): the same loaded voice, a slower rate, its own cache entries (the cache key has
+the rate). Engines that read the rate at each synthesis (Piper, flite, espeak-ng) can do this;
+Coqui sets it once when the model loads and keeps its pace.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from dataclasses import dataclass
@@ -67,6 +73,19 @@ def check_rate(rate: float) -> float:
     if not 0.5 <= rate <= 2.0:
         raise TtsError(f"TTS rate must be between 0.5 and 2.0, got {rate}")
     return rate
+
+
+SLOW_RATE_FACTOR = 0.8
+
+
+def at_rate(engine: TtsEngine, rate: float) -> TtsEngine | None:
+    """The same engine and loaded voice speaking at `rate`, or None when the engine fixes its rate
+    when the model loads (it has no `rate_per_call`)."""
+    if not getattr(engine, "rate_per_call", False):
+        return None
+    twin = copy.copy(engine)
+    twin.rate = check_rate(max(0.5, rate))
+    return twin
 
 
 def check_text(text: str) -> str:

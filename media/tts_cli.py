@@ -43,6 +43,7 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 class _CliTts:
     name = ""
+    rate_per_call = True  # the rate is read at each synthesis (see media.tts.at_rate)
     binary = ""
 
     def __init__(self, voice: str, rate: float, style: str) -> None:

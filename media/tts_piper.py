@@ -25,6 +25,7 @@ _VOLUME = 0.8
 
 class PiperTts:
     name = "piper"
+    rate_per_call = True  # the rate is read at each synthesis (see media.tts.at_rate)
 
     def __init__(self, voice: str = "", rate: float = 1.0, style: str = "friendly") -> None:
         try:

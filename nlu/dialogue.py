@@ -174,6 +174,7 @@ class Dialogue:
         self.started_at = 0.0
         self.last_at = 0.0
         self.patience_s = 8.0  # the voice layer's silence timeout; longer after "hold on"
+        self.slow_speech = False  # after "slow down", every reply asks the voice layer for slower speech
         self._silences = 0
         self._asked_for_substance = False  # asked once what a content-free first turn was about
         self._name_asks = 0
@@ -207,6 +208,8 @@ class Dialogue:
             text = re.sub(r"\[(?:inaudible|noise|silence|crosstalk)\]", " ", text, flags=re.I).strip()
             if text:
                 self._record(event.at, "caller", text)
+            if intents.wants_slower(text):
+                self.slow_speech = True
             return self._on_said(event.at, text, event.confidence)
         if isinstance(event, SilenceTimeout):
             return self._on_silence(event.at)
@@ -243,12 +246,12 @@ class Dialogue:
         text = prompt(prompt_id, self.company)
         self._record(at, "agent", text)
         self._last_agent_text = text
-        return Say(text=text, prompt_id=prompt_id)
+        return Say(text=text, prompt_id=prompt_id, slow=self.slow_speech)
 
     def _say_text(self, at: float, text: str, article_id: int | None = None) -> Say:
         self._record(at, "agent", text)
         self._last_agent_text = text
-        return Say(text=text, article_id=article_id)
+        return Say(text=text, article_id=article_id, slow=self.slow_speech)
 
     @property
     def topic(self) -> _TopicState | None:

@@ -93,6 +93,7 @@ class Say:
     text: str
     prompt_id: str = ""
     article_id: int | None = None  # set when the text is an article's precomputed spoken answer
+    slow: bool = False  # the caller asked the agent to speak more slowly (kept for the rest of the call)
 
 
 @dataclass(frozen=True)

@@ -745,6 +745,17 @@ def wants_repeat(text: str) -> bool:
     return _has(norm(text), _REPEAT)
 
 
+_SLOWER = re.compile(
+    r"\b(?:slow(?:er)? down|(?:speak|talk|go|say it|read it|read that)(?: a (?:bit|little))? (?:more )?slow(?:er|ly)"
+    r"|(?:way |a (?:bit|little) |much )?too (?:fast|quick(?:ly)?)|so fast|slower please|more slowly)\b"
+)
+
+
+def wants_slower(text: str) -> bool:
+    """The caller asks the agent to speak more slowly ("slow down", "you're talking too fast")."""
+    return bool(_SLOWER.search(norm(text)))
+
+
 _ORDINALS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,

@@ -60,6 +60,26 @@ async def test_kb_question_is_answered_and_hangup_files_one_case(world) -> None:
     assert run.ended_by == "caller"
 
 
+async def test_after_slow_down_the_agent_speaks_the_same_words_slower(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    assert services.slow_cache is not None
+    call = {
+        "caller_number": "+15555550104",
+        "turns": ["How do I download a PDF of my invoice?", "Sorry, can you slow down please?"],
+    }
+    spoken = kb.spoken(1007)
+    assert spoken is not None and spoken.steps
+    first = services.tts.sentences(" ".join(spoken.steps))[0]
+    services.slow_cache.path(services.slow_cache.key(first)).unlink(missing_ok=True)  # a warm disk cache
+    run = await run_voice_call(services, kb, call, voice, options("t-slow"))
+    assert len(run.cases) == 1
+    assert any(t.startswith(first) for t in run.agent_texts[2:])
+    slow_pcm = services.slow_cache.get(first)
+    assert slow_pcm is not None, "the repeat after 'slow down' must come from the slower voice"
+    normal_pcm = services.cache.get_or_synthesize(first)
+    assert len(slow_pcm) > len(normal_pcm) * 1.12
+
+
 async def test_barge_in_stops_output_at_the_next_slot(world) -> None:  # type: ignore[no-untyped-def]
     _, kb, services, voice = world
     session = VoiceSession(services, kb, options("t-barge"))

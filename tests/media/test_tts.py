@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from media.tts import STYLES, TtsError, make_tts, split_sentences
+from media.tts import SLOW_RATE_FACTOR, STYLES, TtsError, at_rate, make_tts, split_sentences
 
 SENTENCE = "Thanks for calling Northwind Desk. How can I help you today?"  # 11 words
 NEEDS_FLITE = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
@@ -39,6 +39,22 @@ def test_piper_speaks_at_16k_and_rate_changes_duration(piper) -> None:
     normal = check_speech(piper.synthesize(SENTENCE), 11)
     fast = len(make_tts("piper", rate=1.5, strict=True).synthesize(SENTENCE)) / 32000
     assert fast < normal * 0.85
+
+
+def test_a_slower_twin_shares_the_loaded_voice_and_speaks_slower(piper) -> None:
+    slow = at_rate(piper, piper.rate * SLOW_RATE_FACTOR)
+    assert slow is not None and slow is not piper
+    assert slow._voice is piper._voice  # no second model in memory
+    assert (slow.rate, piper.rate) == (pytest.approx(0.8), 1.0)
+    normal_s = len(piper.synthesize(SENTENCE)) / 32000
+    assert len(slow.synthesize(SENTENCE)) / 32000 > normal_s * 1.12
+
+
+def test_an_engine_that_fixes_its_rate_at_load_has_no_slower_twin() -> None:
+    class FixedRate:
+        name, voice, rate = "fixed", "v", 1.0
+
+    assert at_rate(FixedRate(), 0.8) is None  # type: ignore[arg-type]
 
 
 def test_piper_streams_by_sentence(piper) -> None:

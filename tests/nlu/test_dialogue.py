@@ -683,6 +683,18 @@ def test_slow_down_repeats_the_steps():
     )
 
 
+def test_after_slow_down_every_reply_asks_for_slower_speech():
+    c = Call()
+    c.say("I forgot my password")
+    assert not any(a.slow for a in c.actions if isinstance(a, Say))
+    before = len(c.actions)
+    c.say("whoa, you're talking too fast")
+    c.say("no, still nothing")
+    c.say("Dana Whitfield")
+    later = [a for a in c.actions[before:] if isinstance(a, Say)]
+    assert len(later) >= 3 and all(a.slow for a in later)
+
+
 def test_an_address_given_unasked_is_read_back_when_the_details_are_taken():
     c = Call()
     c.say("hi, my email is sam dot ortiz at acme dot com, can you integrate with hubspot")

@@ -116,6 +116,34 @@ def test_questions_done_and_gibberish():
     assert intents.wants_repeat("sorry can you repeat the steps")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can you slow down a bit",
+        "whoa you're talking way too fast",
+        "could you speak more slowly please",
+        "say it slower",
+        "sorry that was too quick",
+        "talk a little slower",
+    ],
+)
+def test_asks_to_speak_more_slowly(text: str) -> None:
+    assert intents.wants_slower(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the app is really slow today",
+        "my internet is slow",
+        "is there a faster way to do it",
+        "how fast is a refund",
+    ],
+)
+def test_slow_things_are_not_a_request_to_speak_slowly(text: str) -> None:
+    assert not intents.wants_slower(text)
+
+
 def test_substance_counts_content_words_only() -> None:
     assert intents.substance("oh sorry sorry I was on mute. yeah hi") == 0
     assert intents.substance("invoices") == 1
