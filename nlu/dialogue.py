@@ -378,6 +378,10 @@ class Dialogue:
             if intents.not_english(text):
                 self._asked_for_substance = True
                 return [self._say(at, "english_only")]
+            rest = intents.checks_hearing(text)
+            if rest is not None and not intents.looks_like_question(rest) and intents.substance(rest) <= 4:
+                # "can you hear me okay, I'm in the warehouse and it's loud": no question in the rest
+                return self._smalltalk(at, intents.SmallTalk("hearing_check"), opening=True)
         topic = self._new_topic(text)
         if escalation is not None:
             self._note_related(topic, result)

@@ -96,6 +96,11 @@ _PERSON_PATTERNS = (
     re.compile(r" (?:a |the )?ticket(?:'s| is) fine "),
     re.compile(r" (?:formal complaint|file a complaint|make a complaint) "),
     re.compile(r" (?:representative|operator|agent) (?:representative|operator|agent) "),
+    # the whole turn is the request: "operator", "a human please", "customer service"
+    re.compile(
+        r"^ (?:(?:um|uh|hi|hello|yeah|yes|okay|ok) )*(?:an? |the |a real |a live )?(?:operator|representative|agent|"
+        r"human|person|customer service|customer support)(?: please)?(?: now)? $"
+    ),
     re.compile(r" not (?:\w+ ){0,4}(?:to|with) a (?:robot|machine|bot|computer) "),
     re.compile(
         r" (?:data protection officer|account manager|legal department|billing department|your billing team) "
@@ -736,6 +741,16 @@ def smalltalk(text: str) -> SmallTalk | None:
     return None
 
 
+def checks_hearing(text: str) -> str | None:
+    """ "can you hear me okay, I'm in the warehouse": the text besides the hearing check, or None when
+    the caller does not ask whether they are heard."""
+    n = norm(text)
+    for phrase in sorted(_HEARING, key=len, reverse=True):
+        if f" {phrase} " in n:
+            return " ".join(n.replace(f" {phrase} ", " ").split())
+    return None
+
+
 def wants_hold(text: str) -> bool:
     n = norm(text)
     return _has(n, _HOLD) and not _looks_like_question(text)
@@ -792,9 +807,42 @@ def wants_more(text: str) -> bool:
     return _has(norm(text), _MORE)
 
 
+# what may follow "that's all" when it closes the call ("that's all, thanks", "that's all I needed"),
+# unlike "that's all filled in" or "that's it, the second step"
+_DONE_FOLLOWERS = frozenset(
+    {
+        "thanks",
+        "thank",
+        "bye",
+        "goodbye",
+        "cheers",
+        "for",
+        "i",
+        "we",
+        "then",
+        "really",
+        "from",
+        "have",
+        "ok",
+        "okay",
+    }
+)
+
+
+def _says_done(n: str) -> bool:
+    for phrase in _DONE:
+        start = n.find(f" {phrase} ")
+        while start >= 0:
+            after = n[start + len(phrase) + 2 :].split()
+            if not after or after[0] in _DONE_FOLLOWERS or after[0] in _FILLERS:
+                return True
+            start = n.find(f" {phrase} ", start + 1)
+    return False
+
+
 def nothing_else(text: str) -> bool:
     n = norm(text)
-    if _has(n, _DONE) or _has(n, _BYE):
+    if _says_done(n) or _has(n, _BYE):
         return True
     ws = [w for w in words(text) if w not in _FILLERS]
     return bool(ws) and ws[0] in {"no", "nope", "nah"} and len(ws) <= 4 and not _looks_like_question(text)

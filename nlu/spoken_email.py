@@ -72,6 +72,8 @@ _PHRASES = [
     (re.compile(r"\b(?:is |are |it's |its )?(?:all |also |as |just |in )?(?:one|1) word\b"), " "),
     (re.compile(r"\b(?:is |are )?(?:all )?(?:together|altogether|joined(?: up)?)\b"), " "),
     (re.compile(r"\b(?:with )?(?:no|without(?: any)?) (?:spaces?|gaps?)(?: in between)?\b"), " "),
+    # an address has no apostrophe: "colm dot ohara, no apostrophe" says how it is written
+    (re.compile(r"\b(?:with )?(?:no|without(?: an?| the)?) apostrophes?\b"), " "),
     (re.compile(r"\b(?:all )?(?:in )?(?:lower ?case|small letters)\b"), " "),
     (re.compile(r"\b(?:um+|uh+|erm?|ah+|hmm+|uh-huh)\b"), " "),
     (re.compile(r"\bthank you\b"), " thanks "),
@@ -222,7 +224,7 @@ def _drop_weak_breaks(tokens: list[str]) -> list[str]:
     out: list[str] = []
     for i, t in enumerate(tokens):
         if t in BREAKS:
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+            nxt = next((x for x in tokens[i + 1 :] if x not in BREAKS), "")
             prev = out[-1] if out else ""
             if prev in SEPARATORS or prev in _AT or nxt in SEPARATORS or nxt in _AT:
                 continue
@@ -412,7 +414,7 @@ def _find_address(tokens: list[str]) -> _Found | None:
     while k >= 0 and tokens[k] not in BREAKS and tokens[k] not in _AT and tokens[k] not in _LOCAL_STOPS:
         k -= 1
     said = [t for t in tokens[k + 1 : at] if t not in BREAKS]
-    local_tokens = _strip_fillers(said)
+    local_tokens = _with_spelled_confirmation(tokens, k, _strip_fillers(said))
     if not local_tokens and said and said[-1].isalnum():
         local_tokens = said[-1:]  # "hello at acme dot com": the filler is the local part
     end = at + 1
@@ -437,6 +439,34 @@ def _find_address(tokens: list[str]) -> _Found | None:
     local = _join(local_tokens).strip(".")
     remarks = remarks + [HARD_BREAK] + tokens[end:]
     return _Found(_Address(local, labels), remarks)
+
+
+_SPELLING_LEADS = frozenset({"that's", "thats", "it's", "its", "is", "spelled", "spelt"})
+
+
+def _with_spelled_confirmation(tokens: list[str], k: int, local_tokens: list[str]) -> list[str]:
+    """ "hannah dot mbeki, m b e k i, at ...": a word spelled after a pause only confirms the last
+    word before the pause; the local part is the whole reading ("hannah.mbeki"), not the spelling."""
+    if not local_tokens or not (len(local_tokens) == 1 or all(is_letter(t) for t in local_tokens)):
+        return local_tokens
+    j, paused = k, False
+    while j >= 0 and (tokens[j] in BREAKS or tokens[j] in _SPELLING_LEADS):
+        paused = paused or tokens[j] in BREAKS
+        j -= 1
+    if not paused:
+        return local_tokens
+    start = j
+    while (
+        start >= 0
+        and tokens[start] not in BREAKS
+        and tokens[start] not in _AT
+        and tokens[start] not in _LOCAL_STOPS
+    ):
+        start -= 1
+    before = _strip_fillers(tokens[start + 1 : j + 1])
+    if len(before) > 1 and before[-1] == "".join(local_tokens):
+        return before
+    return local_tokens
 
 
 def _find_without_at(tokens: list[str]) -> _Found | None:

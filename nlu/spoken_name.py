@@ -56,8 +56,13 @@ _GREETINGS = frozenset(
 )
 
 
+# "o apostrophe h a r a", "d apostrophe angelo": an apostrophe spelled out inside a name
+_SPELLED_APOSTROPHE = re.compile(r"\b([a-z]) apostrophe ((?:[a-z] )*[a-z]+)\b", re.IGNORECASE)
+
+
 def _tokens(text: str) -> list[str]:
-    toks = collapse_spelling(tokenize(text[:MAX_CHARS], keep_accents=True))
+    text = _SPELLED_APOSTROPHE.sub(lambda m: f"{m.group(1)}'{m.group(2).replace(' ', '')}", text[:MAX_CHARS])
+    toks = collapse_spelling(tokenize(text, keep_accents=True))
     out: list[str] = []
     i = 0
     while i < len(toks):

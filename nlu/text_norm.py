@@ -396,6 +396,7 @@ class QueryNormaliser:
 
     def __init__(self, vocabulary: Iterable[str], bigrams: Iterable[tuple[str, str]]) -> None:
         self.vocabulary = frozenset(vocabulary)
+        self.stems = frozenset(stem(w) for w in self.vocabulary)
         self.bigrams = frozenset(bigrams)
 
     @classmethod
@@ -409,7 +410,9 @@ class QueryNormaliser:
         return cls(vocab, bigrams)
 
     def _known(self, word: str) -> bool:
-        return word in self.vocabulary
+        """In the KB's vocabulary, or another form of a KB word ("web hook" -> "webhook" when the KB
+        only says "webhooks")."""
+        return word in self.vocabulary or stem(word) in self.stems
 
     def _letter_runs(self, tokens: list[str]) -> list[str]:
         out: list[str] = []

@@ -764,3 +764,16 @@ def test_sorted_out_while_asked_which_article_it_was():
     c.say("which password reset do I need")
     assert c.say("okay the email came, I'm in") == "Great! Is there anything else I can help you with?"
     assert c.d.topics[0].outcome == "resolved"
+
+
+def test_a_hearing_check_with_a_remark_about_the_line_is_answered_as_one():
+    c = Call()
+    reply = c.say("sorry can you hear me okay, i'm in the warehouse and it's loud")
+    assert not c.d.escalated and not c.d.topics
+    assert "hear you" in reply.lower()
+    assert "Forgot password" in c.say("I forgot my password")
+
+
+def test_a_hearing_check_does_not_hide_the_question_after_it():
+    c = Call()
+    assert "Forgot password" in c.say("can you hear me? I forgot my password")

@@ -116,6 +116,19 @@ def test_questions_done_and_gibberish():
     assert intents.wants_repeat("sorry can you repeat the steps")
 
 
+@pytest.mark.parametrize("text", ["operator", "a human please", "um customer service", "representative"])
+def test_a_turn_that_only_names_a_person_asks_for_one(text: str) -> None:
+    assert intents.wants_escalation(text) == intents.Escalation("person")
+
+
+def test_thats_all_closes_only_when_nothing_follows_it() -> None:
+    assert intents.nothing_else("that's all, thanks")
+    assert intents.nothing_else("okay that's all I needed")
+    assert intents.nothing_else("no that's it")
+    assert not intents.nothing_else("yeah i know about the customs form, that's all filled in")
+    assert not intents.wants_escalation("the agent said it was fixed")
+
+
 @pytest.mark.parametrize(
     "text",
     [

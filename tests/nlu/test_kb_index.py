@@ -119,6 +119,12 @@ def test_normaliser_general_rules() -> None:
     assert norm.normalise("too many") == ["too", "many"]
 
 
+def test_a_split_word_joins_to_another_form_of_a_kb_word() -> None:
+    norm = QueryNormaliser.from_texts(["Set up webhooks for delivered packages."])
+    assert norm.normalise("a web hook for deliveries") == ["a", "webhook", "for", "deliveries"]
+    assert norm.normalise("the web site") == ["the", "web", "site"]  # "website" is no KB word
+
+
 def test_normaliser_keeps_a_determiner_and_its_noun_apart() -> None:
     norm = QueryNormaliser.from_texts(["Send invoices away, anyway, with a password."])
     assert norm.normalise("is there a way to save replies") == [

@@ -44,6 +44,14 @@ BRIEF_CASES = [
 
 # Further patterns written for this module: spelling aids, numbers, STT quirks, preambles.
 MORE_CASES = [
+    # a word spelled after a pause confirms the last word; the whole reading is the address
+    ("john dot smith, s m i t h, at gmail dot com", "john.smith@gmail.com"),
+    (
+        "hannah dot mbeki, m b e k i, at northgate crafts dot co dot uk, northgate crafts is one word",
+        "hannah.mbeki@northgatecrafts.co.uk",
+    ),
+    ("anna dot lee, that's l e e, at gmail dot com", "anna.lee@gmail.com"),
+    ("it's colm dot ohara, no apostrophe, at tidewater tees dot com", "colm.ohara@tidewatertees.com"),
     ("s as in sam m for mike i t h at outlook dot com", "smith@outlook.com"),
     ("b as in bravo o b at acme dot com", "bob@acme.com"),
     ("capital j capital d at example dot org", "jd@example.org"),

@@ -53,6 +53,8 @@ from nlu.spoken_name import extract_name, find_introduced_name
         ("kevin doyle doyle d o y l e", "Kevin Doyle"),
         ("shobon murphy shobon is s i o b h a n", "Siobhan Murphy"),
         ("sam is s a m", "Sam"),
+        ("it's colm o'hara, c o l m, o apostrophe h a r a", "Colm O'Hara"),
+        ("maria d apostrophe angelo", "Maria D'Angelo"),
     ],
 )
 def test_extract_name(text: str, expected: str) -> None:
