@@ -453,7 +453,13 @@ class Dialogue:
         rejects_both = bool(_NEITHER.search(text))
         done = intents.nothing_else(text)  # "great, thanks, that's all"
         sorted_out = intents.sounds_solved(text) and not intents.looks_like_question(text)
-        choice = None if rejects_both else self._pick_clarified(text, closing=done or sorted_out)
+        redirect = intents.redirected(text)  # "it's the duties part I'm asking about"
+        if rejects_both:
+            choice = None
+        elif redirect:
+            choice = self._pick_clarified(redirect, closing=True, whole=True)
+        else:
+            choice = self._pick_clarified(text, closing=done or sorted_out)
         if choice is not None:
             topic.question = f"{topic.question} / {text}"
             return self._answer_with(at, topic, choice)
@@ -464,7 +470,9 @@ class Dialogue:
             topic.outcome = "resolved"  # sorted out while being asked which one it was
             self.state = "anything_else"
             return [self._say(at, "great_anything_else")]
-        if rejects_both or intents.sounds_not_helped(text) or intents.yes_no(text) == "no":
+        if rejects_both or redirect or intents.sounds_not_helped(text) or intents.yes_no(text) == "no":
+            if redirect:
+                topic.question = f"{topic.question} / {text}"
             topic.outcome = "unanswered"
             self._ruled_out.update(h.article_id for h in self._clarify)
             return self._escalate(at, "no-answer", "neither suggested article fits")
@@ -474,8 +482,9 @@ class Dialogue:
         self._clarify_question_text = f"Sorry, which one did you mean? {self._clarify_question_text}"
         return [self._say_text(at, self._clarify_question_text)]
 
-    def _pick_clarified(self, text: str, closing: bool) -> int | None:
-        """The option the caller picked; a closing remark picks only an option it names."""
+    def _pick_clarified(self, text: str, closing: bool, whole: bool = False) -> int | None:
+        """The option the caller picked; a closing remark picks only an option it names, and with
+        `whole` only an option whose title and tags hold every word of `text`."""
         ws = set(intents.words(text))
         if not self._clarify:
             return None
@@ -499,6 +508,8 @@ class Dialogue:
             vocab = set(titles[hit.article_id])
             if art is not None:
                 vocab |= set(intents.words(" ".join(art.tags))) - common
+            if whole and not (ws - common) <= vocab:
+                continue
             others = set().union(*(t for aid, t in titles.items() if aid != hit.article_id))
             own = titles[hit.article_id] - others  # words that tell this article from the others
             overlap = len(ws & vocab) + 2 * len(ws & own)
@@ -530,6 +541,15 @@ class Dialogue:
         if intents.sounds_not_helped(text):
             topic.outcome = "escalated"
             return self._escalate(at, "not-helped", "the caller said the answer did not help")
+        subject = intents.redirected(text)
+        if subject is not None:
+            # "shopify's already hooked up, it's the etsy shop I need": the answer was about the
+            # wrong thing; what they need is a new topic (answered, or passed on as unanswered)
+            result = self.kb.decide(subject)
+            if result.decision == "escalate" or (result.best and result.best.article_id != topic.article_id):
+                if topic.outcome == "open":
+                    topic.outcome = "abandoned"
+                return self._take_up(at, self._new_topic(subject), result)
         question = intents.looks_like_question(text)
         solved = intents.sounds_solved(text)
         if solved and not question:
@@ -1133,7 +1153,11 @@ _COMMON_WORDS = {
 }
 
 
-_DISOWNS = re.compile(r"\b(?:don't|do not|didn't|did not|not) (?:mean|talking about|asking about)\b", re.I)
+_DISOWNS = re.compile(
+    r"\b(?:(?:don't|do not|didn't|did not|not) (?:mean|talking about|asking about)"
+    r"|(?:i|we) (?:already )?know (?:that|about that|all that|about it)(?: part| bit| already)?)\b",
+    re.I,
+)
 _NEITHER = re.compile(r"\b(?:neither|none of (?:them|those|these|it)|not either|nor)\b", re.I)
 
 _MARKER = re.compile(
@@ -1260,6 +1284,7 @@ def _no_email(text: str) -> bool:
 
 
 _CONTRACTION_TAILS = ("s", "ve", "re", "ll", "m", "d", "t")
+_ADDRESS_WORDS = frozenset({"dot", "at", "underscore", "dash", "hyphen", "com"})  # an email read out
 
 
 def name_from_reply(text: str) -> str | None:
@@ -1275,9 +1300,32 @@ def name_from_reply(text: str) -> str | None:
         return None
     for part in candidate.lower().split():
         base, _, tail = part.partition("'")
-        if part in COMMON_WORDS or base in COMMON_WORDS or tail in _CONTRACTION_TAILS or len(base) < 2:
+        if (
+            part in COMMON_WORDS
+            or base in COMMON_WORDS
+            or tail in _CONTRACTION_TAILS
+            or part in _ADDRESS_WORDS
+        ):
+            return None
+        if len(base) < 2 and len(tail) < 3:  # "O'Hara" and "D'Angelo" are names; "a" is not
             return None
     long_reply = sum(1 for w in intents.words(text) if len(w) > 1) > 7
-    if long_reply and find_introduced_name(text) != candidate:
+    if long_reply and find_introduced_name(text) != candidate and not _name_then_email(text, candidate):
         return None
     return candidate
+
+
+_NAME_LEADS = frozenset(
+    {"it's", "its", "this", "is", "i'm", "im", "yes", "yeah", "sure", "um", "uh", "okay", "ok", "so"}
+)
+
+
+def _name_then_email(text: str, name: str) -> bool:
+    """ "John Smith, john dot smith at gmail dot com": the reply opens with the name and goes on
+    to the email address."""
+    ws = intents.words(text)
+    start = 0
+    while start < len(ws) and ws[start] in _NAME_LEADS:
+        start += 1
+    parts = name.lower().split()
+    return ws[start : start + len(parts)] == parts and _mentions_email(" ".join(ws[start + len(parts) :]))

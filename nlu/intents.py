@@ -741,6 +741,28 @@ def smalltalk(text: str) -> SmallTalk | None:
     return None
 
 
+_REDIRECT = (
+    re.compile(
+        r" (?:it's|it is|its) (?:about |for )?(?:the|my|our|their) (?P<s>(?:[\w']+ ){1,5}?)(?:that )?"
+        r"(?:(?:i|we) (?:need|want|mean|meant)|(?:i'm|i am|i was|we're|we are) (?:asking|talking) about) "
+    ),
+    re.compile(
+        r" (?:i'm|i am|i was|we're|we are) (?:asking|talking) about (?:the |my |our )(?P<s>(?:[\w']+ ){1,5})$"
+    ),
+)
+
+
+def redirected(text: str) -> str | None:
+    """ "shopify's already hooked up, it's the etsy shop I need": what the caller needs instead of
+    what the agent answered, or None."""
+    n = norm(text)
+    for pattern in _REDIRECT:
+        m = pattern.search(n)
+        if m and substance(m.group("s")) >= 1:
+            return m.group("s").strip()
+    return None
+
+
 def checks_hearing(text: str) -> str | None:
     """ "can you hear me okay, I'm in the warehouse": the text besides the hearing check, or None when
     the caller does not ask whether they are heard."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from nlu.dialogue import Dialogue, DialogueConfig
+from nlu.dialogue import Dialogue, DialogueConfig, name_from_reply
 from nlu.events import (
     BargeIn,
     CallerHungUp,
@@ -777,3 +777,35 @@ def test_a_hearing_check_with_a_remark_about_the_line_is_answered_as_one():
 def test_a_hearing_check_does_not_hide_the_question_after_it():
     c = Call()
     assert "Forgot password" in c.say("can you hear me? I forgot my password")
+
+
+def test_second_look_skips_a_turn_that_says_the_caller_knows_that_part():
+    c = Call()
+    c.say("my agents keep typing the same text over and over")
+    reply = c.say(
+        "yeah I know that part about saving replies, I'm asking how to share them with another team"
+    )
+    assert c.d.escalated and "New macro" not in reply
+
+
+def test_an_answer_about_the_wrong_thing_redirected_becomes_a_new_topic_passed_on():
+    c = Call()
+    assert "Forgot password" in c.say("I forgot my password")
+    reply = c.say("yeah the password's fine now, it's the billing export I need")
+    assert "expert team" in reply and c.d.escalated
+    assert [t.outcome for t in c.d.topics] == ["abandoned", "escalated"]
+    assert c.d.topics[-1].question == "billing export"
+
+
+def test_a_redirect_at_a_clarifying_question_picks_neither_option():
+    c = Call()
+    assert c.say("which password reset do I need") == "Your own password, or another agent's?"
+    reply = c.say("I know about resets, it's the login audit log I'm asking about")
+    assert "expert team" in reply
+    assert c.d.topics[-1].outcome == "escalated" and "audit log" in c.d.topics[-1].question
+
+
+def test_name_and_email_in_one_reply_and_names_with_an_apostrophe():
+    assert name_from_reply("John Smith, john dot smith at gmail dot com") == "John Smith"
+    assert name_from_reply("it's colm o'hara, c o l m, o apostrophe h a r a") == "Colm O'Hara"
+    assert name_from_reply("it's colm dot ohara, no apostrophe, at tidewater tees dot com") is None
