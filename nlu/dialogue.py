@@ -175,6 +175,7 @@ class Dialogue:
         self.last_at = 0.0
         self.patience_s = 8.0  # the voice layer's silence timeout; longer after "hold on"
         self.slow_speech = False  # after "slow down", every reply asks the voice layer for slower speech
+        self._held_question = ""  # a question started just before "hold on one second"
         self._silences = 0
         self._asked_for_substance = False  # asked once what a content-free first turn was about
         self._name_asks = 0
@@ -316,7 +317,8 @@ class Dialogue:
         if self.state in ("question",):
             return [self._say(at, "silence_question")]
         if self._last_agent_text:
-            return [self._say(at, "silence_1"), self._say_text(at, self._last_question())]
+            question = self._last_question()  # before "Are you still there?" becomes the last thing said
+            return [self._say(at, "silence_1"), self._say_text(at, question)]
         return [self._say(at, "silence_1")]
 
     def _last_question(self) -> str:
@@ -345,6 +347,16 @@ class Dialogue:
         if esc is not None:
             self._new_topic(text)
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
+        if intents.holds_at_end(text) and intents.substance(text) >= 2:
+            # "I was gonna ask about X, but hold on one second": wait, and keep X for when they are back
+            self._held_question = text
+            self.patience_s = 30.0
+            return [self._say(at, "hold_ok")]
+        if self._held_question:
+            held, self._held_question = self._held_question, ""
+            back = len(intents.words(text)) <= 5 and not intents.looks_like_question(text)
+            if back and self.kb.decide(text).decision == "escalate":
+                text = held  # "okay, I'm back": the question they started before the hold
         talk = intents.smalltalk(text)
         if talk is not None:
             return self._smalltalk(at, talk, opening=True)
@@ -438,7 +450,7 @@ class Dialogue:
         if esc is not None:
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
         topic = self.topic or self._new_topic(text)
-        if intents.looks_like_question(text) and intents.substance(text) >= 2:
+        if (intents.looks_like_question(text) or intents.new_subject(text)) and intents.substance(text) >= 2:
             focus = _focus(text)
             result = self.kb.decide(focus)
             options = {h.article_id for h in self._clarify}
@@ -1172,8 +1184,19 @@ def _focus(text: str) -> str:
     return _after_topic_change(text) if intents.topic_change_marker(text) else text
 
 
+_SET_ASIDE = re.compile(
+    r"\b(?:forget|scratch) (?:about )?(?:the|that|this|it|my|our)\b[^,.;!?]*[,.;!?]", re.I
+)
+
+
 def _after_topic_change(text: str) -> str:
-    """The part of an utterance after its last topic-change phrase ("never mind that. Is there…")."""
+    """The part of an utterance after its last topic-change phrase ("never mind that. Is there…"),
+    or after the clause that sets the old subject aside ("forget the accounting thing for now, ...")."""
+    set_aside = list(_SET_ASIDE.finditer(text))
+    if set_aside:
+        tail = text[set_aside[-1].end() :].strip()
+        if len(intents.words(tail)) >= 3:
+            return tail
     parts = _MARKER.split(text)
     tail = parts[-1].strip(" ,.;:-")
     pieces = re.split(r"(?<=[.!?])\s+", tail, maxsplit=1)
@@ -1321,11 +1344,52 @@ _NAME_LEADS = frozenset(
 
 
 def _name_then_email(text: str, name: str) -> bool:
-    """ "John Smith, john dot smith at gmail dot com": the reply opens with the name and goes on
-    to the email address."""
+    """ "John Smith, john dot smith at gmail dot com", "Maria Lopez-Whitaker. Lopez Whitaker, with a
+    hyphen in between": the reply opens with the name and goes on to the email address, or only
+    spells the name."""
     ws = intents.words(text)
     start = 0
     while start < len(ws) and ws[start] in _NAME_LEADS:
         start += 1
-    parts = name.lower().split()
-    return ws[start : start + len(parts)] == parts and _mentions_email(" ".join(ws[start + len(parts) :]))
+    parts = intents.words(name)
+    if ws[start : start + len(parts)] != parts:
+        return False
+    rest = ws[start + len(parts) :]
+    spelling = all(w in parts or len(w) == 1 or w in _SPELLING_TALK for w in rest)
+    return spelling or _mentions_email(" ".join(rest))
+
+
+# how callers spell out a name: "Lopez Whitaker, with a hyphen in between", "that's k h a n"
+_SPELLING_TALK = frozenset(
+    [
+        "with",
+        "a",
+        "an",
+        "hyphen",
+        "dash",
+        "in",
+        "between",
+        "that's",
+        "thats",
+        "is",
+        "spelled",
+        "spelt",
+        "last",
+        "first",
+        "name",
+        "my",
+        "and",
+        "as",
+        "one",
+        "word",
+        "apostrophe",
+        "capital",
+        "double",
+        "the",
+        "no",
+        "space",
+        "it's",
+        "its",
+        "like",
+    ]
+)

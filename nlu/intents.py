@@ -153,7 +153,8 @@ _LEGAL = (
     "sue",
     "suing",
     "lawsuit",
-    "court",
+    "in court",
+    "to court",
     "breach of contract",
     "small claims",
     "solicitor",
@@ -626,6 +627,10 @@ _TOPIC_CHANGE = (
     "also have",
     "never mind",
     "nevermind",
+    "forget the",
+    "forget that",
+    "forget about",
+    "scratch that",
     "actually",
     "while i have you",
     "separate question",
@@ -771,6 +776,31 @@ def checks_hearing(text: str) -> str | None:
         if f" {phrase} " in n:
             return " ".join(n.replace(f" {phrase} ", " ").split())
     return None
+
+
+_HOLD_TAIL = frozenset(
+    ["one", "a", "sec", "second", "minute", "moment", "please", "for", "me", "just", "real", "quick"]
+)
+
+
+def holds_at_end(text: str) -> bool:
+    """ "I was gonna ask about connecting our accounting stuff, but hold on one second": the caller
+    steps away at the end of the turn, whatever came before."""
+    ws = norm(text).split()
+    for phrase in (
+        "hold on",
+        "hang on",
+        "bear with me",
+        "give me a second",
+        "give me a sec",
+        "one sec",
+        "one second",
+    ):
+        p = phrase.split()
+        for i in range(len(ws) - len(p), -1, -1):
+            if ws[i : i + len(p)] == p:
+                return all(w in _HOLD_TAIL for w in ws[i + len(p) :])
+    return False
 
 
 def wants_hold(text: str) -> bool:

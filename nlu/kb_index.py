@@ -78,6 +78,53 @@ def _embed_lines(article: Article, spoken: SpokenAnswer) -> list[tuple[str, str]
     return lines
 
 
+# contractions as tokens ("i've" -> "ive"): the embedder's vocabulary splits them, so they would
+# count as rare words; they are function words
+_CONTRACTIONS = frozenset(
+    [
+        "ive",
+        "youve",
+        "weve",
+        "theyve",
+        "im",
+        "youre",
+        "were",
+        "theyre",
+        "dont",
+        "doesnt",
+        "didnt",
+        "cant",
+        "wont",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "hasnt",
+        "havent",
+        "hadnt",
+        "shouldnt",
+        "wouldnt",
+        "couldnt",
+        "youd",
+        "theyd",
+        "youll",
+        "theyll",
+        "shes",
+        "hes",
+        "thats",
+        "theres",
+        "whats",
+        "lets",
+        "wanna",
+        "gonna",
+        "gotta",
+        "kinda",
+        "sorta",
+        "aint",
+    ]
+)
+
+
 class KbIndex:
     """Articles + FTS5 + vectors in one SQLite file; `decide` is the per-turn entry point."""
 
@@ -321,7 +368,9 @@ class KbIndex:
         """Summed rarity of the query's content words that no article uses (e.g. another product's name)."""
         if self.embedder is None:
             return 0.0
-        content = {t for t in tokens if t not in STOPWORDS and len(t) > 2 and t.isalpha()}
+        content = {
+            t for t in tokens if t not in STOPWORDS and len(t) > 2 and t.isalpha() and t not in _CONTRACTIONS
+        }
         return sum(self._word_rarity(t) for t in content if stem(t) not in self._df)
 
     def _coverage(self, tokens: list[str], article_id: int) -> tuple[float, float]:

@@ -415,6 +415,8 @@ def _find_address(tokens: list[str]) -> _Found | None:
         k -= 1
     said = [t for t in tokens[k + 1 : at] if t not in BREAKS]
     local_tokens = _with_spelled_confirmation(tokens, k, _strip_fillers(said))
+    if not local_tokens and said and all(t in _CONNECTIVES for t in said):
+        local_tokens = _earlier_local(tokens, k)
     if not local_tokens and said and said[-1].isalnum():
         local_tokens = said[-1:]  # "hello at acme dot com": the filler is the local part
     end = at + 1
@@ -441,6 +443,30 @@ def _find_address(tokens: list[str]) -> _Found | None:
     return _Found(_Address(local, labels), remarks)
 
 
+_CONNECTIVES = frozenset({"and", "then", "so", "plus", "after", "that"})
+
+
+def _earlier_local(tokens: list[str], k: int) -> list[str]:
+    """ "it's ximena dot abernathy, the whole last name, and then at blueheron dot com": the local
+    part was said before a remark; the nearest earlier stretch with a dot, underscore or dash."""
+    end = k
+    for _ in range(3):
+        while end >= 0 and (tokens[end] in BREAKS or tokens[end] in _CONNECTIVES):
+            end -= 1
+        start = end
+        while start >= 0 and tokens[start] not in BREAKS and tokens[start] not in _AT:
+            start -= 1
+        segment = tokens[start + 1 : end + 1]
+        stops = [i for i, t in enumerate(segment) if t in _LOCAL_STOPS]
+        if stops:
+            segment = segment[stops[-1] + 1 :]
+        segment = _strip_fillers(segment)
+        if any(t in (".", "_", "-") for t in segment[1:-1]):
+            return segment
+        end = start
+    return []
+
+
 _SPELLING_LEADS = frozenset({"that's", "thats", "it's", "its", "is", "spelled", "spelt"})
 
 
@@ -463,10 +489,13 @@ def _with_spelled_confirmation(tokens: list[str], k: int, local_tokens: list[str
         and tokens[start] not in _LOCAL_STOPS
     ):
         start -= 1
-    before = _strip_fillers(tokens[start + 1 : j + 1])
-    if len(before) > 1 and before[-1] == "".join(local_tokens):
-        return before
-    return local_tokens
+    raw = [t for t in tokens[start + 1 : j + 1] if t not in BREAKS]
+    if not raw or raw[-1] != "".join(local_tokens):
+        return local_tokens
+    before = _strip_fillers(raw)
+    if len(before) == 1 and len(raw) >= 2 and is_letter(raw[-2]):
+        before = raw[-2:]  # "i solberg, that's s o l b e r g": the initial is no filler here
+    return before if len(before) > 1 else local_tokens
 
 
 def _find_without_at(tokens: list[str]) -> _Found | None:

@@ -228,6 +228,17 @@ def extract_name(text: str) -> str | None:
     last_at = (
         _after(tokens, ("last", "name")) or _after(tokens, ("surname",)) or _after(tokens, ("family", "name"))
     )
+    if first_at is None and last_at is not None:
+        # "oluwaseun adeyemi. o l u w a s e u n. last name a d e y e m i", "john, last name smith":
+        # the name said first, before the surname is spelled or given
+        opening, opening_end = _collect(tokens, _skip_fillers(tokens, 0))
+        surname, surname_end = _collect(tokens, _skip_fillers(tokens, last_at))
+        surname = _apply_spellings(surname, tokens, surname_end)
+        if opening and surname and opening_end <= last_at - 2:
+            if surname[-1] in opening:
+                return _format(opening[:MAX_NAME_WORDS])
+            if len(opening) == 1:
+                return _format([*opening, *surname][:MAX_NAME_WORDS])
     if first_at is not None or last_at is not None:
         parts: list[str] = []
         for at, other in ((first_at, last_at), (last_at, first_at)):

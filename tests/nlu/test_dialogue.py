@@ -809,3 +809,28 @@ def test_name_and_email_in_one_reply_and_names_with_an_apostrophe():
     assert name_from_reply("John Smith, john dot smith at gmail dot com") == "John Smith"
     assert name_from_reply("it's colm o'hara, c o l m, o apostrophe h a r a") == "Colm O'Hara"
     assert name_from_reply("it's colm dot ohara, no apostrophe, at tidewater tees dot com") is None
+
+
+def test_silence_repeats_the_question_that_was_asked_not_the_reprompt():
+    c = Call()
+    c.say("which password reset do I need")
+    actions = c.event(SilenceTimeout(at=c.t + 8))
+    said = [a.text for a in actions if isinstance(a, Say)]
+    assert said == ["Are you still there?", "Your own password, or another agent's?"]
+
+
+def test_a_question_started_before_hold_on_is_kept_for_when_the_caller_is_back():
+    c = Call()
+    assert c.say("so I was gonna ask how to save replies, but hold on one second") == "Sure, take your time."
+    assert not c.d.topics
+    assert "New macro" in c.say("okay I'm back")
+
+
+def test_forget_the_old_thing_at_a_clarifying_question_takes_up_the_new_one():
+    c = Call()
+    c.say("which password reset do I need")
+    reply = c.say(
+        "sorry, forget the password thing for now, the urgent one is how to save replies for the team"
+    )
+    assert "New macro" in reply
+    assert [t.outcome for t in c.d.topics] == ["abandoned", "open"]

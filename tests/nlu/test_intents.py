@@ -273,3 +273,13 @@ def test_a_request_for_a_person(text: str, asks: bool) -> None:
 @pytest.mark.parametrize("text", ["still nothing", "nothing happened", "I clicked it and nothing happens"])
 def test_nothing_happening_is_not_helped(text: str) -> None:
     assert intents.sounds_not_helped(text)
+
+
+def test_a_court_order_is_not_a_legal_threat():
+    assert intents.wants_escalation("we got a court order to garnish one worker's wages") is None
+    assert intents.wants_escalation("fix it or we'll see you in court") == intents.Escalation("legal")
+
+
+def test_hold_at_the_end_of_a_turn():
+    assert intents.holds_at_end("i was gonna ask about our accounting stuff, but uh, hold on one second")
+    assert not intents.holds_at_end("hold on let me check the invoice number")

@@ -52,6 +52,12 @@ MORE_CASES = [
     ),
     ("anna dot lee, that's l e e, at gmail dot com", "anna.lee@gmail.com"),
     ("it's colm dot ohara, no apostrophe, at tidewater tees dot com", "colm.ohara@tidewatertees.com"),
+    ("i solberg, that's s as in sam, o l b e r g, at northfork farms dot com", "isolberg@northforkfarms.com"),
+    # the local part said before a remark about it
+    (
+        "it's ximena dot abernathy, the whole last name, and then at blueherondental all one word dot com",
+        "ximena.abernathy@blueherondental.com",
+    ),
     ("s as in sam m for mike i t h at outlook dot com", "smith@outlook.com"),
     ("b as in bravo o b at acme dot com", "bob@acme.com"),
     ("capital j capital d at example dot org", "jd@example.org"),

@@ -55,6 +55,8 @@ from nlu.spoken_name import extract_name, find_introduced_name
         ("sam is s a m", "Sam"),
         ("it's colm o'hara, c o l m, o apostrophe h a r a", "Colm O'Hara"),
         ("maria d apostrophe angelo", "Maria D'Angelo"),
+        ("oluwaseun adeyemi. o l u w a s e u n. last name a d e y e m i", "Oluwaseun Adeyemi"),
+        ("john, last name smith", "John Smith"),
     ],
 )
 def test_extract_name(text: str, expected: str) -> None:
