@@ -1,9 +1,10 @@
 """Whole scripted calls in text, through the real `Dialogue` and the real KB index.
 
-Two call files: the dev calls (../shared/data/dev/calls.jsonl) and tests/data/probe_calls.jsonl,
+Call files: the dev calls (../shared/data/dev/calls.jsonl), tests/data/probe_calls.jsonl,
 37 calls written for these tests on the dev KB in other words than the dev set. The probes
 cover names and corrections, asides during the details, another language, "am I talking to a
-robot?", "pardon?", a "no" taken back, and requests only staff can act on. Tests assert what
+robot?", "pardon?", a "no" taken back, and requests only staff can act on; and the calls of two
+KBs in other domains (tests/data/other_kbs/), on their own KB. Tests assert what
 every call must do: file exactly one complete case, end as the script says, and keep the
 caller's details. The accuracy figures are the evaluation command's business, not a test's.
 """
@@ -76,3 +77,20 @@ def test_eval_calls_rejects_a_bad_calls_file(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert str(bad) in proc.stderr and proc.stdout == ""  # a clear error, no figures
+
+
+OTHER_KBS = sorted((Path(__file__).parent / "data" / "other_kbs").glob("*/kb_articles.json"))
+
+
+@pytest.mark.parametrize("articles", OTHER_KBS, ids=lambda p: p.parent.name)
+def test_calls_on_another_kb_file_one_complete_case_and_keep_the_details(articles: Path) -> None:
+    """A KB the product was not built on: every call still files exactly one complete case, and an
+    email the caller gave is kept exactly."""
+    kb = kb_from_articles(load_settings(None), str(articles))
+    calls = read_jsonl(str(articles.parent / "calls.jsonl"), ("turns",))
+    report = evaluate_calls(kb, calls, "Support")
+    assert len(OTHER_KBS) == 2 and report["n"] == len(calls) >= 16
+    for run in report["_runs"]:
+        assert run["cases_filed"] == 1 and run["case_complete"], run["id"]
+        if run["expect"].get("email"):
+            assert run["email_ok"], (run["id"], run["email"])
