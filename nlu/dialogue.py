@@ -60,6 +60,7 @@ from nlu.spoken_email import apply_email_correction, parse_spoken_email, spell_f
 from nlu.spoken_name import extract_name, find_introduced_name, without_introduction
 from nlu.spoken_phone import parse_spoken_phone, speak_phone
 from nlu.spoken_text import COMMON_WORDS
+from nlu.text_norm import stem
 
 MAX_SILENT_REPROMPTS = 2
 MAX_NAME_ASKS = 4
@@ -139,6 +140,15 @@ class _TopicState:
     nearby: tuple[int, ...] = ()  # the articles ranked nearest to the question, answered or not
     working_on_it: bool = False  # after the answer the caller reported progress, not a verdict
     said_facts: set[str] = field(default_factory=set)
+    said_words: str = ""  # everything the agent said from the article, normalised, for "said before"
+
+    def heard(self, text: str) -> None:
+        self.said_facts.add(_norm_fact(text))
+        self.said_words += " " + " ".join(intents.words(text)) + " "
+
+    def already_heard(self, text: str) -> bool:
+        words = " ".join(intents.words(text))
+        return _norm_fact(text) in self.said_facts or (bool(words) and f" {words} " in self.said_words)
 
 
 @dataclass
@@ -442,7 +452,7 @@ class Dialogue:
         if spoken is None or not spoken.short:
             topic.outcome = "unanswered"
             return self._escalate(at, "no-answer", "the article has no spoken answer")
-        topic.said_facts.add(_norm_fact(spoken.short))
+        topic.heard(spoken.short)
         return [self._say_text(at, spoken.short, article_id=article_id), self._say(at, "did_that_solve")]
 
     def _in_clarify(self, at: float, text: str) -> list[DialogueAction]:
@@ -586,8 +596,8 @@ class Dialogue:
         if intents.wants_more(text) and not question:
             spoken = self.kb.spoken(topic.article_id)
             more = (spoken.rest or " ".join(spoken.steps)) if spoken else ""
-            if more and _norm_fact(more) not in topic.said_facts:
-                topic.said_facts.add(_norm_fact(more))
+            if more and not topic.already_heard(more):
+                topic.heard(more)
                 return [
                     self._say_text(at, more, article_id=topic.article_id),
                     self._say(at, "did_that_solve"),
@@ -612,7 +622,18 @@ class Dialogue:
         marker = intents.topic_change_marker(text)
         focus = _after_topic_change(text) if marker else text
         followup = self._followup(topic, focus, question)
-        fresh = followup is not None and _norm_fact(followup) not in topic.said_facts
+        if followup is not None and question and topic.already_heard(followup):
+            # "so admin center, workflows, macros. And can I make it for everybody?": the steps read
+            # back matched; ask again with the question alone
+            asked = re.findall(r"[^.!?]*\?", focus)
+            if asked and asked[-1].strip() != focus.strip():
+                followup = self._followup(topic, asked[-1].strip(), question) or followup
+        if question:
+            fresh = followup is not None and _norm_fact(followup) not in topic.said_facts
+        else:
+            fresh = followup is not None and not topic.already_heard(followup)
+        if fresh and not question and not marker and (intents.found_it(text) or _narrates(topic, text)):
+            fresh = False  # "settings, integrations, xero, I'm signing in now": progress, not a question
         if question or marker:
             result = self.kb.decide(focus)
             other = (
@@ -632,7 +653,7 @@ class Dialogue:
                 return self._take_up(at, self._new_topic(focus), result)
             if fresh:
                 assert followup is not None
-                topic.said_facts.add(_norm_fact(followup))
+                topic.heard(followup)
                 return [self._say_text(at, followup, article_id=topic.article_id)]
             if question:
                 # the KB does not cover this follow-up: pass it on, keeping the article tried
@@ -642,7 +663,7 @@ class Dialogue:
                 )
         if fresh:
             assert followup is not None
-            topic.said_facts.add(_norm_fact(followup))
+            topic.heard(followup)
             return [self._say_text(at, followup, article_id=topic.article_id)]
         if solved:
             topic.outcome = "resolved"
@@ -702,7 +723,7 @@ class Dialogue:
         if last is not None and last.article_id is not None and intents.looks_like_question(text):
             # "and does it charge the new card right away?": more about the article just used
             followup = self._followup(last, text, question=True)
-            if followup is not None and _norm_fact(followup) not in last.said_facts:
+            if followup is not None and not last.already_heard(followup):
                 result = self.kb.decide(text)
                 elsewhere = (
                     result.decision == "answer"
@@ -710,7 +731,7 @@ class Dialogue:
                     and result.best.article_id != last.article_id
                 )
                 if not elsewhere:
-                    last.said_facts.add(_norm_fact(followup))
+                    last.heard(followup)
                     return [
                         self._say_text(at, followup, article_id=last.article_id),
                         self._say(at, "anything_else"),
@@ -891,6 +912,7 @@ class Dialogue:
             or not intents.looks_like_question(text)
             or intents.substance(text) < 2
             or intents.wants_escalation(text) is not None
+            or (_REFERS_BACK.search(text) and not intents.new_subject(text))
         ):
             return []
         focus = _focus(text)
@@ -908,7 +930,7 @@ class Dialogue:
             return []
         aside = _TopicState(question=focus, outcome="answered")
         self._attach_article(aside, best.article_id)
-        aside.said_facts.add(_norm_fact(spoken.short))
+        aside.heard(spoken.short)
         # listed before the topic being passed on, which stays the call's current topic
         self.topics.insert(max(0, len(self.topics) - 1), aside)
         return [
@@ -1203,6 +1225,24 @@ def _after_topic_change(text: str) -> str:
     if len(pieces) == 2 and len(pieces[0].split()) <= 5:
         tail = pieces[1]
     return tail if len(intents.words(tail)) >= 3 else text
+
+
+# "it already says approved though, does that matter?": about the problem at hand, not an aside
+_REFERS_BACK = re.compile(
+    r"\b(?:does|would|will|is|was|can|could|should) (?:that|it|this)\b|\bthough\b"
+    r"|\b(?:that|it|this) (?:matter|change|help|make a difference)\b",
+    re.I,
+)
+
+
+def _narrates(topic: _TopicState, text: str) -> bool:
+    """The caller reads back the steps they are following: most of their content words are words
+    the agent just said about this topic."""
+    content = {stem(w) for w in intents.content_words(text) if w not in ("okay", "now", "then")}
+    if len(content) < 2:
+        return False
+    said = {stem(w) for w in topic.said_words.split()}
+    return len(content & said) >= 0.6 * len(content)
 
 
 def _norm_fact(text: str) -> str:

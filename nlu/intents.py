@@ -768,6 +768,14 @@ def redirected(text: str) -> str | None:
     return None
 
 
+_FOUND_IT = ("there it is", "found it", "i see it", "here it is", "i've got it up", "got it up")
+
+
+def found_it(text: str) -> bool:
+    """ "yep, there it is": what the caller was looking for has appeared (progress, not a question)."""
+    return _has(norm(text), _FOUND_IT)
+
+
 def checks_hearing(text: str) -> str | None:
     """ "can you hear me okay, I'm in the warehouse": the text besides the hearing check, or None when
     the caller does not ask whether they are heard."""
@@ -1033,16 +1041,19 @@ _NO_SUBSTANCE = frozenset(
 )
 
 
+def content_words(text: str) -> set[str]:
+    """The words that carry content (not fillers, function words or apologies)."""
+    return {
+        w
+        for w in words(text)
+        if len(w) > 2 and w not in _FILLERS and w not in STOPWORDS and w not in _NO_SUBSTANCE
+    }
+
+
 def substance(text: str) -> int:
-    """How many words carry content (not fillers, function words or apologies): "oh sorry sorry I
-    was on mute" has none, "invoices" one, "the billing page shows an error" three."""
-    return len(
-        {
-            w
-            for w in words(text)
-            if len(w) > 2 and w not in _FILLERS and w not in STOPWORDS and w not in _NO_SUBSTANCE
-        }
-    )
+    """How many words carry content: "oh sorry sorry I was on mute" has none, "invoices" one, "the
+    billing page shows an error" three."""
+    return len(content_words(text))
 
 
 def looks_like_question(text: str) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from nlu.dialogue import Dialogue, DialogueConfig, name_from_reply
+from nlu.dialogue import Dialogue, DialogueConfig, _narrates, _TopicState, name_from_reply
 from nlu.events import (
     BargeIn,
     CallerHungUp,
@@ -834,3 +834,20 @@ def test_forget_the_old_thing_at_a_clarifying_question_takes_up_the_new_one():
     )
     assert "New macro" in reply
     assert [t.outcome for t in c.d.topics] == ["abandoned", "open"]
+
+
+def test_a_caller_reading_back_the_steps_is_narrating_not_asking():
+    topic = _TopicState(question="link xero")
+    topic.heard("First, go to Settings, then Integrations, then Xero and click Connect.")
+    assert _narrates(topic, "settings integrations xero, okay, i'm signing into xero now")
+    assert not _narrates(topic, "it wants a tax number for the company")
+    assert topic.already_heard("go to Settings, then Integrations, then Xero and click Connect.")
+    assert not topic.already_heard("The integration is included on every plan.")
+
+
+def test_a_question_about_the_problem_being_passed_on_is_no_aside():
+    c = Call()
+    c.say("my agents keep typing the same text over and over")
+    reply = c.say("it says the password is fine though, does that matter?")
+    assert "Forgot password" not in reply and c.d.escalated
+    assert len(c.d.topics) == 1

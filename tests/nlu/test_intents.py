@@ -283,3 +283,9 @@ def test_a_court_order_is_not_a_legal_threat():
 def test_hold_at_the_end_of_a_turn():
     assert intents.holds_at_end("i was gonna ask about our accounting stuff, but uh, hold on one second")
     assert not intents.holds_at_end("hold on let me check the invoice number")
+
+
+def test_found_it_is_progress():
+    assert intents.found_it("settings billing invoices. yep there it is")
+    assert intents.found_it("okay found it")
+    assert not intents.found_it("where is it")
