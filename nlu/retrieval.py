@@ -135,6 +135,8 @@ def _option_phrase(title: str) -> str:
 _VERB_ENDINGS = {
     "set": "setting", "get": "getting", "stop": "stopping", "log": "logging", "sign": "signing",
     "reset": "resetting", "cancel": "cancelling", "submit": "submitting", "plan": "planning",
+    "run": "running", "ship": "shipping", "drop": "dropping", "map": "mapping", "swap": "swapping",
+    "put": "putting",
 }  # fmt: skip
 
 
@@ -147,6 +149,9 @@ def _gerund(verb: str) -> str:
         "fix", "choose", "create", "export", "delete", "send", "check", "assign", "add", "change", "remove",
         "enable", "disable", "manage", "use", "move", "find", "open", "edit", "install", "configure",
         "import", "merge", "view", "share", "block", "track", "verify", "restore", "unlock", "schedule", "downgrade",
+        "pay", "request", "dismiss", "print", "reprint", "void", "buy", "customize", "customise", "review",
+        "approve", "apply", "book", "link", "sync", "transfer", "rename", "archive", "close",
+        "recover", "replace", "renew", "reactivate", "switch", "upload", "start", "invite", "accept", "report",
     )  # fmt: skip
     if verb not in known:
         return ""

@@ -182,6 +182,9 @@ def test_headings_are_matched(index: KbIndex) -> None:
         ("I was charged twice", "being charged twice"),
         ("API rate limits", "API rate limits"),
         ("Refund policy", "refund policy"),
+        ("Run a regular payroll", "running a regular payroll"),
+        ("Review and approve timesheets", "reviewing and approving timesheets"),
+        ("Pay contractors", "paying contractors"),
     ],
 )
 def test_clarify_options_are_said_the_way_a_caller_would(title: str, phrase: str) -> None:
