@@ -840,6 +840,18 @@ class Dialogue:
             return [self._say(at, "ask_phone_again")]
         return [self._say(at, "confirm_yes_no")]
 
+    def _is_topic_word(self, name: str) -> bool:
+        """A one-word "name" that the titles or tags of the articles near the topic use."""
+        topic = self.topic
+        if topic is None or len(name.split()) != 1:
+            return False
+        vocab: set[str] = set()
+        for article_id in (*topic.nearby, *([topic.article_id] if topic.article_id else [])):
+            art = self.kb.article(article_id)
+            if art is not None:
+                vocab.update(intents.words(" ".join((art.title, *art.tags))))
+        return name.lower() in vocab
+
     def _second_look(self, at: float, text: str) -> list[DialogueAction]:
         """Search again when, asked for a detail after a no-answer escalation, the caller says
         more about the problem; a confident answer takes the call off the escalation path."""
@@ -965,6 +977,8 @@ class Dialogue:
         if email is not None and email.valid:
             d.email = email.address
         name = name_from_reply(text)
+        if name and self._is_topic_word(name):
+            name = None  # "returns, portal settings, okay": the caller reads out the screen
         if name:
             d.name = name
             return self._next_detail(at)

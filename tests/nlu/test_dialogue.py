@@ -851,3 +851,12 @@ def test_a_question_about_the_problem_being_passed_on_is_no_aside():
     reply = c.say("it says the password is fine though, does that matter?")
     assert "Forgot password" not in reply and c.d.escalated
     assert len(c.d.topics) == 1
+
+
+def test_a_word_from_the_nearby_articles_is_not_taken_as_a_name():
+    c = Call()
+    c.say("my agents keep typing the same text over and over")  # passed on; nearest article: macros
+    assert "name" in c.say("replies, okay, let me look")
+    assert not c.d.details.name
+    c.say("Dana Whitfield")
+    assert c.d.details.name == "Dana Whitfield"
