@@ -1386,6 +1386,8 @@ def name_from_reply(text: str) -> str | None:
             return None
         if len(base) < 2 and len(tail) < 3:  # "O'Hara" and "D'Angelo" are names; "a" is not
             return None
+        if re.search(r"([a-z])\1\1", part):  # "Okeffffff": a speech-to-text loop, no name has it
+            return None
     long_reply = sum(1 for w in intents.words(text) if len(w) > 1) > 7
     if long_reply and find_introduced_name(text) != candidate and not _name_then_email(text, candidate):
         return None

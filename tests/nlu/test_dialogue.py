@@ -809,6 +809,7 @@ def test_name_and_email_in_one_reply_and_names_with_an_apostrophe():
     assert name_from_reply("John Smith, john dot smith at gmail dot com") == "John Smith"
     assert name_from_reply("it's colm o'hara, c o l m, o apostrophe h a r a") == "Colm O'Hara"
     assert name_from_reply("it's colm dot ohara, no apostrophe, at tidewater tees dot com") is None
+    assert name_from_reply("Tan Okeffffffff") is None  # a speech-to-text loop is asked again
 
 
 def test_silence_repeats_the_question_that_was_asked_not_the_reprompt():
