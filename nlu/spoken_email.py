@@ -406,13 +406,19 @@ def _strip_fillers(tokens: list[str], *, keep_dot: bool = False) -> list[str]:
     return toks
 
 
+def _local_start(tokens: list[str], i: int) -> int:
+    """Index of the pause, "at" or lead word ("is", "my", ...) at or before `i` that the local part
+    said up to `i` starts after (-1: the start of the text)."""
+    while i >= 0 and tokens[i] not in BREAKS and tokens[i] not in _AT and tokens[i] not in _LOCAL_STOPS:
+        i -= 1
+    return i
+
+
 def _find_address(tokens: list[str]) -> _Found | None:
     at = _choose_at(tokens)
     if at is None:
         return _find_without_at(tokens)
-    k = at - 1
-    while k >= 0 and tokens[k] not in BREAKS and tokens[k] not in _AT and tokens[k] not in _LOCAL_STOPS:
-        k -= 1
+    k = _local_start(tokens, at - 1)
     said = [t for t in tokens[k + 1 : at] if t not in BREAKS]
     local_tokens = _with_spelled_confirmation(tokens, k, _strip_fillers(said))
     if not local_tokens and said and all(t in _CONNECTIVES for t in said):
@@ -481,14 +487,7 @@ def _with_spelled_confirmation(tokens: list[str], k: int, local_tokens: list[str
         j -= 1
     if not paused:
         return local_tokens
-    start = j
-    while (
-        start >= 0
-        and tokens[start] not in BREAKS
-        and tokens[start] not in _AT
-        and tokens[start] not in _LOCAL_STOPS
-    ):
-        start -= 1
+    start = _local_start(tokens, j)
     raw = [t for t in tokens[start + 1 : j + 1] if t not in BREAKS]
     if not raw or raw[-1] != "".join(local_tokens):
         return local_tokens
