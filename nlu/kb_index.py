@@ -444,7 +444,7 @@ class KbIndex:
         )
 
     def decide(self, text: str) -> Retrieval:
-        return decide(self.candidates(text, 5), self.thresholds, self._hit)
+        return decide(self.candidates(text, 5), self.thresholds, self._hit, query=text)
 
     # ------------------------------------------------------------------ follow-ups
     def answer_followup(self, article_id: int, question: str) -> str | None:

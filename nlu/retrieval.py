@@ -164,15 +164,66 @@ def clarify_question(first_title: str, second_title: str) -> str:
     return f"Just to check, is this about {_option_phrase(first_title)}, or {_option_phrase(second_title)}?"
 
 
+# Help centres often split a task by whose account it is: "Reset your password" / "Reset another
+# agent's password", "Update your own bank details (employees)" / "Change an employee's bank
+# details (admin)". Such titles name the other person; the self-service one does not.
+_FOR_OTHERS_TITLE = re.compile(
+    r"\b(?:another|someone else's|other (?:agents?|users?|employees?|people)|"
+    r"an? (?:agent|employee|user|member|teammate|worker|staff member)'s)\b|\((?:admins?|managers?)\)",
+    re.IGNORECASE,
+)
+# A caller asking for someone else names them: "one of my agents", "her password", "a worker's".
+_MENTIONS_OTHER = re.compile(
+    r"\b(?:she|he|her|him|his|someone|somebody|one of (?:my|our) \w+|"
+    r"(?:my|our) (?:agent|employee|worker|staff member|colleague|teammate|user)'?s?|"
+    r"\w+ (?:agent|employee|worker|colleague|teammate|user)'s)\b",
+    re.IGNORECASE,
+)
+
+
+_TITLE_NOISE = frozenset(
+    ["a", "an", "the", "your", "own", "or", "and", "of", "for", "to", "another", "admin", "admins"]
+)
+
+
+def _title_words(title: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", title.lower()) if w not in _TITLE_NOISE and len(w) > 2}
+
+
+def for_others_first(query: str, first_title: str, second_title: str) -> bool:
+    """True when the caller speaks of someone else, the two close articles are one task (their
+    titles share a word) and only the second is for doing it on someone else's account: that
+    one is the likelier, so it goes first. "I'm an employee" is the caller, not someone else."""
+    return (
+        bool(_MENTIONS_OTHER.search(query))
+        and _FOR_OTHERS_TITLE.search(second_title) is not None
+        and _FOR_OTHERS_TITLE.search(first_title) is None
+        and bool(_title_words(first_title) & _title_words(second_title))
+    )
+
+
 def decide(
     candidates: Sequence[Candidate],
     thresholds: Thresholds,
     to_hit: Callable[[Candidate], Any],
+    query: str = "",
 ) -> Retrieval:
-    """Answer when the best article is confident and clearly ahead, clarify when two are close, else escalate."""
+    """Answer when the best article is confident and clearly ahead, clarify when two are close, else escalate.
+
+    A clarify question offers the two close articles best first, except that an article for
+    acting on someone else's account goes first when the caller speaks of someone else."""
     if not candidates:
         return Retrieval("escalate", None, (), 0.0)
     result = _decide(candidates, thresholds, to_hit)
+    if result.decision == "clarify" and query:
+        first, second = candidates[0], candidates[1]
+        if for_others_first(query, first.title, second.title):
+            result = replace(
+                result,
+                best=result.alternatives[1],
+                alternatives=(result.alternatives[1], result.alternatives[0]),
+                clarify_question=clarify_question(second.title, first.title),
+            )
     return replace(result, nearby=tuple(c.article_id for c in candidates[:NEARBY]))
 
 

@@ -9,7 +9,7 @@ import pytest
 from nlu.embedder import SentenceEmbedder, default_model_dir
 from nlu.kb import articles_from_json
 from nlu.kb_index import KbIndex
-from nlu.retrieval import Candidate, Thresholds, clarify_question, decide
+from nlu.retrieval import Candidate, Thresholds, clarify_question, decide, for_others_first
 
 DEV = Path("/work/shared/data/dev/kb_articles.json")
 pytestmark = pytest.mark.skipif(not DEV.exists(), reason="dev data not present")
@@ -84,6 +84,60 @@ def test_clarify_when_two_articles_are_close() -> None:
     assert result.alternatives == (1001, 1002)
     assert "resetting your password" in result.clarify_question
     assert "resetting another agent's password" in result.clarify_question
+
+
+def test_clarify_offers_the_article_for_someone_else_first_when_the_caller_speaks_of_someone_else() -> None:
+    th = Thresholds()
+    own = Candidate(1001, "Reset your password", 0.1, 5.0, 1.0, 0.6, 0, 0, 0.8, 1.0)
+    other = Candidate(
+        1002, "Reset another agent's password or unlock their account", 0.1, 4.9, 0.98, 0.6, 1, 1, 0.78, 1.0
+    )
+    to_id = lambda c: c.article_id  # noqa: E731
+    result = decide([own, other], th, to_id, query="one of my agents forgot her password")
+    assert result.decision == "clarify"
+    assert result.alternatives == (1002, 1001) and result.best == 1002
+    assert result.clarify_question.index("another agent's") < result.clarify_question.index("your password")
+    # the caller speaks of themself: best first, as ranked
+    assert decide(
+        [own, other], th, to_id, query="my account is locked, I forgot my password"
+    ).alternatives == (
+        1001,
+        1002,
+    )
+    assert decide([own, other], th, to_id).alternatives == (1001, 1002)
+
+
+@pytest.mark.parametrize(
+    ("query", "first", "second", "expected"),
+    [
+        (
+            "a worker's routing number changed",
+            "Update your own bank details (employees)",
+            "Change an employee's bank details (admin)",
+            True,
+        ),
+        ("how do I reset it for my colleague", "Reset your password", "Reset another agent's password", True),
+        ("he can't sign in", "Reset your password", "Reset another agent's password", True),
+        # "I'm an employee" is the caller
+        (
+            "i'm an employee, i need to change my bank account",
+            "Update your own bank details (employees)",
+            "Change an employee's bank details (admin)",
+            False,
+        ),
+        # two different tasks: someone's paycheck went astray, that is not about editing their details
+        (
+            "we sent somebody's paycheck to the wrong account",
+            "A direct deposit is late or missing",
+            "Change an employee's bank details (admin)",
+            False,
+        ),
+        # the first is already the one for someone else
+        ("one of my agents is locked out", "Reset another agent's password", "Reset your password", False),
+    ],
+)
+def test_for_others_first(query: str, first: str, second: str, expected: bool) -> None:
+    assert for_others_first(query, first, second) is expected
 
 
 def test_far_apart_candidates_answer_and_weak_ones_escalate() -> None:
