@@ -10,7 +10,11 @@ StasisStart (422 "Channel not in Stasis application" otherwise), so we `expect()
 the request; the caller's end shows as ChannelHangupRequest, StasisEnd, ChannelDestroyed (any
 one ends the session); an originated agent leg reports Dial BUSY/NOANSWER or ChannelDestroyed
 17/19 when it fails and StasisStart when answered; `redirect` gives no event and leaves the
-leg up, so it is never used. The caller lookup in Kayako runs while the call is being
+leg up, so it is never used. An externalMedia (UnicastRTP) channel has no SDP, so it
+receives only RTP payload types from the static table (0 = ulaw, 8 = alaw): Asterisk 22.10.1
+sends slin16 to us as payload type 118 but silently drops the slin16 we send back (seen on a
+real Asterisk: "Got RTP packet ... type 118" and nothing forwarded to the caller), so the
+caller would hear nothing; ulaw is the default for that reason. The caller lookup in Kayako runs while the call is being
 answered and is bounded by `kayako.caller_lookup_timeout_s` (0.8 s): it never delays the
 greeting by more than that, and usually not at all.
 """
@@ -50,10 +54,24 @@ from nlu.events import Transfer
 log = logging.getLogger("kayako_voice.call")
 
 MEDIA_STASIS_TIMEOUT_S = 3.0
+# the externalMedia formats whose RTP Asterisk 22 accepts from us (static payload types)
+EXTERNAL_MEDIA_RECEIVES = frozenset({"ulaw", "alaw"})
 CASE_ID_WAIT_S = 3.0  # how long a transfer waits for the Kayako case id
 BIND_ATTEMPTS = 20
 CASE_ID_VAR = "KAYAKO_CASE_ID"
 CASE_ID_HEADER = "X-Kayako-Case-Id"
+
+
+def external_media_codec_problem(codec: str) -> str:
+    """Why callers would not hear the agent with this media.codec on Asterisk 22, or ""."""
+    if codec in EXTERNAL_MEDIA_RECEIVES:
+        return ""
+    return (
+        f"media.codec = {codec!r}: Asterisk 22 drops {codec} RTP sent to an externalMedia channel "
+        "(a dynamic payload type it has no mapping for), so callers hear nothing"
+    )
+
+
 _FAILED_DIAL = {"BUSY", "NOANSWER", "CONGESTION", "CHANUNAVAIL", "CANCEL"}
 
 TurnListener = Callable[[str, str, float, str, TurnTiming | None], None]
@@ -235,7 +253,7 @@ class CallSession:
         self.media_channel_id = em_id
         self.ari.subscribe(em_id, self.events)
         ready = self.ari.expect("StasisStart", em_id)
-        fmt = "slin16" if self.settings.media.codec == "slin16" else self.settings.media.codec
+        fmt = self.settings.media.codec
         await self.ari.external_media(external_host=f"{host}:{port}", format=fmt, channel_id=em_id)
         await asyncio.wait_for(ready, MEDIA_STASIS_TIMEOUT_S)
         bridge = await self.ari.create_bridge("mixing", name=f"kv-{self.call_id}")

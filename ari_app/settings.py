@@ -73,7 +73,10 @@ class KayakoSettings:
 
 @dataclass(frozen=True)
 class MediaSettings:
-    codec: str = "slin16"  # "slin16" | "ulaw" | "alaw"
+    # "ulaw" | "alaw" | "slin16". ulaw: a real Asterisk 22.10.1 drops slin16 RTP sent *to* an
+    # externalMedia channel (see ari_app.call_session.EXTERNAL_MEDIA_RECEIVES), so with slin16
+    # the caller hears nothing; phone lines are 8 kHz G.711 anyway
+    codec: str = "ulaw"
     rtp_host: str = "127.0.0.1"
     rtp_port_min: int = 20000
     rtp_port_max: int = 20999

@@ -99,7 +99,8 @@ class ScriptedCaller(asyncio.DatagramProtocol):
             return
         if len(self.agent_audio) < self.max_agent_audio_bytes:
             self.agent_audio += pcm
-        if frame_dbfs(pcm) > AGENT_VOICE_DBFS:
+        # voiced or not by the samples on the wire: the 8 kHz -> 16 kHz resampler would shift it
+        if frame_dbfs(self.rx_codec.wire_pcm(packet.payload)) > AGENT_VOICE_DBFS:
             self.agent_voiced_at.append(now)
             self.last_agent_voice = now
             for mark in self.marks:

@@ -118,7 +118,7 @@ class VoiceOptions:
     call_id: str
     company: str = "Northwind Desk"
     agent_extension: str = ""
-    codec: str = "slin16"
+    codec: str = "ulaw"
     payload_type: int | None = None
     rtp_host: str = "127.0.0.1"
     rtp_port: int = 0

@@ -164,6 +164,17 @@ class Codec:
         linear = self._concealer.conceal(self.frame_wire_samples)
         return self._up.process(linear) if self._up else linear
 
+    def wire_pcm(self, payload: bytes) -> bytes:
+        """Payload -> linear PCM at the wire rate, stateless: what is on the line in this packet,
+        without the resampler's delay (for measuring when sound starts and stops)."""
+        return self._from_wire(payload)
+
+    def reset_encoder(self) -> None:
+        """Drop what the encoder's resampler still holds (about 15 ms at 8 kHz), so the packet
+        after a barge-in carries none of the interrupted speech."""
+        if self._down:
+            self._down.reset()
+
     def reset(self) -> None:
         """Forget stream state (a new RTP source started)."""
         if self._up:

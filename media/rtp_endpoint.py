@@ -229,6 +229,7 @@ class RtpEndpoint:
         for frame in self._queue:
             tags.setdefault(frame.utterance, frame.tag)
         self._queue.clear()
+        self.codec.reset_encoder()
         now = time.monotonic()
         for tag in tags.values():
             self._emit(PlayoutEvent("flushed", tag, now))

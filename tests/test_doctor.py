@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ari_app.ari.client import AriClient
 from ari_app.ari.double import AsteriskDouble
-from ari_app.commands.doctor import diagnose, report
+from ari_app.commands.doctor import check_codec, diagnose, report
 from ari_app.settings import SHARED_DEV_DATA, Settings
 from kayako_client.simulator import start_simulator
 
@@ -98,3 +98,14 @@ def test_exit_status_one_when_asterisk_is_down(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "[FAIL] ARI reachable" in proc.stdout and "http.conf" in proc.stdout
     assert "[FAIL] Kayako reachable" in proc.stdout
+
+
+def test_codec_check_refuses_slin16_and_names_the_fix() -> None:
+    """Asterisk 22 drops slin16 RTP sent to an externalMedia channel (the caller hears nothing)."""
+    s = Settings()
+    ok = check_codec(s)
+    assert ok.ok and s.media.codec == "ulaw"
+    assert check_codec(dataclasses.replace(s, media=dataclasses.replace(s.media, codec="alaw"))).ok
+    bad = check_codec(dataclasses.replace(s, media=dataclasses.replace(s.media, codec="slin16")))
+    assert not bad.ok and "hear nothing" in bad.detail and 'media.codec = "ulaw"' in bad.fix
+    assert "[FAIL] media codec slin16" in report([bad])

@@ -9,7 +9,7 @@ from ari_app.settings import SettingsError, load_settings, redacted
 def test_embedded_defaults_are_valid():
     s = load_settings(None, environ={})
     assert s.company.name
-    assert s.media.codec == "slin16"
+    assert s.media.codec == "ulaw"
 
 
 def test_toml_then_env_override(tmp_path):

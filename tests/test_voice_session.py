@@ -86,7 +86,7 @@ async def test_barge_in_stops_output_at_the_next_slot(world) -> None:  # type: i
     _, kb, services, voice = world
     session = VoiceSession(services, kb, options("t-barge"))
     host, port = await session.start()
-    peer = ScriptedCaller(codec_for("slin16"), (host, port))
+    peer = ScriptedCaller(codec_for(session.options.codec), (host, port))
     await peer.start()
     try:
         await asyncio.sleep(0.1)

@@ -3,7 +3,8 @@ on FAIL, what to change. Exit status 1 when anything fails.
 
 Checks: ARI reachable with these credentials (`GET /ari/asterisk/ping`), the Stasis app
 registered (`GET /ari/applications/{app}`; Asterisk answers 404 until a process holds the
-app's WebSocket, i.e. while `serve` is not running), the RTP port range bindable on
+app's WebSocket, i.e. while `serve` is not running), a media codec Asterisk accepts back from
+externalMedia (ulaw or alaw; see `ari_app.call_session`), the RTP port range bindable on
 media.rtp_host (first, middle, last port), the STT/TTS/embedding models on disk (paths only:
 nothing is downloaded, nothing is loaded), and Kayako reachable and logged in (one
 authenticated search). Every network check is bounded (5 s).
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ari_app.ari.client import AriClient
 from ari_app.ari.errors import AriAuthError, AriError, AriUnavailable
+from ari_app.call_session import external_media_codec_problem
 from ari_app.settings import Settings
 
 TIMEOUT_S = 5.0
@@ -85,6 +87,14 @@ async def check_ari(settings: Settings) -> list[Check]:
     finally:
         await client.close()
     return out
+
+
+def check_codec(settings: Settings) -> Check:
+    problem = external_media_codec_problem(settings.media.codec)
+    name = f"media codec {settings.media.codec}"
+    if problem:
+        return Check(name, False, problem, 'set media.codec = "ulaw" (or "alaw" on A-law trunks)')
+    return Check(name, True, "Asterisk accepts it from externalMedia in both directions")
 
 
 def check_rtp_ports(settings: Settings) -> Check:
@@ -240,6 +250,7 @@ async def check_kayako(settings: Settings) -> Check:
 
 async def diagnose(settings: Settings) -> list[Check]:
     checks = await check_ari(settings)
+    checks.append(check_codec(settings))
     checks.append(check_rtp_ports(settings))
     checks.extend(check_models(settings))
     checks.append(await check_kayako(settings))

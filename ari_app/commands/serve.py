@@ -15,6 +15,7 @@ import signal
 import sys
 
 from ari_app.ari.errors import AriError
+from ari_app.call_session import external_media_codec_problem
 from ari_app.knowledge import KnowledgeError
 from ari_app.logs import log_event
 from ari_app.metrics import CallMetrics
@@ -48,6 +49,9 @@ async def serve(args: argparse.Namespace) -> int:
             )
             print("  run `kayako-voice doctor` to check the setup", file=sys.stderr)
             return 1
+        problem = external_media_codec_problem(settings.media.codec)
+        if problem:
+            log.warning('%s; set media.codec = "ulaw"', problem)
         runtime.start_workers()
         runner = await start_web(app, settings.web.host, settings.web.port, metrics)
         log_event(log, "serving", app=settings.ari.app, web=f"{settings.web.host}:{settings.web.port}")

@@ -74,7 +74,7 @@ async def bridge_call(
     return call, app_rtp, (host, port)
 
 
-@pytest.mark.parametrize("fmt", ["slin16", "ulaw"])
+@pytest.mark.parametrize("fmt", ["ulaw", "alaw"])
 async def test_rtp_flows_both_ways(double: AsteriskDouble, client: AriClient, fmt: str) -> None:
     wire = FORMATS[fmt]
     speech = tone(0.4, 440.0)
@@ -118,6 +118,35 @@ async def test_rtp_flows_both_ways(double: AsteriskDouble, client: AriClient, fm
     assert double.violations == []
 
 
+async def test_slin16_reaches_the_app_exactly_but_asterisk_drops_slin16_sent_back(
+    double: AsteriskDouble, client: AriClient
+) -> None:
+    """As a real Asterisk 22.10.1 does: it sends slin16 as payload type 118, but an externalMedia
+    channel has no SDP and takes only static payload types back, so the caller hears nothing."""
+    wire = FORMATS["slin16"]
+    speech = tone(0.4, 440.0)
+    call, app_rtp, asterisk_addr = await bridge_call(double, client, "slin16", audio=speech)
+    await app_rtp.wait_packets(25, timeout=2.5)
+    parsed = [parse_rtp(data) for _, data in app_rtp.packets[:25]]
+    assert all(p is not None and p[0] == 118 and len(p[5]) == 640 for p in parsed)
+    heard = np.frombuffer(b"".join(decode_payload(p[5], wire) for p in parsed[:20]), dtype="<i2")  # type: ignore[index]
+    assert np.array_equal(heard, np.frombuffer(speech[: len(heard) * 2], dtype="<i2"))  # big-endian, exact
+
+    reply = tone(0.2, 660.0)
+    assert app_rtp.transport is not None
+    for i in range(10):
+        frame = encode_frame(reply[i * 640 : (i + 1) * 640], wire)
+        app_rtp.transport.sendto(build_rtp(118, 100 + i, i * 320, 42, frame), asterisk_addr)
+    media = double.channels[f"{call.id}-media"].media
+    assert media is not None
+    for _ in range(100):
+        if media.unknown_payload_packets == 10:
+            break
+        await asyncio.sleep(0.01)
+    assert media.unknown_payload_packets == 10
+    assert call.received_packets == [] and call.received_audio() == b""
+
+
 async def test_caller_speaks_only_after_the_agent_finished(double: AsteriskDouble, client: AriClient) -> None:
     answer = tone(0.2, 300.0)
 
@@ -125,12 +154,12 @@ async def test_caller_speaks_only_after_the_agent_finished(double: AsteriskDoubl
         await call.wait_agent_quiet(quiet_s=0.2, timeout=3)
         await call.say(answer)
 
-    call, app_rtp, asterisk_addr = await bridge_call(double, client, "slin16", audio=script)
+    call, app_rtp, asterisk_addr = await bridge_call(double, client, "ulaw", audio=script)
     greeting = tone(0.2, 500.0)
     assert app_rtp.transport is not None
     for i in range(10):
         app_rtp.transport.sendto(
-            build_rtp(118, i, i * 320, 7, encode_frame(greeting[i * 640 : (i + 1) * 640], FORMATS["slin16"])),
+            build_rtp(0, i, i * 160, 7, encode_frame(greeting[i * 640 : (i + 1) * 640], FORMATS["ulaw"])),
             asterisk_addr,
         )
         await asyncio.sleep(0.02)
@@ -140,7 +169,7 @@ async def test_caller_speaks_only_after_the_agent_finished(double: AsteriskDoubl
     def voiced(data: bytes) -> bool:
         parsed = parse_rtp(data)
         assert parsed is not None
-        samples = np.frombuffer(decode_payload(parsed[5], FORMATS["slin16"]), dtype="<i2").astype(float)
+        samples = np.frombuffer(decode_payload(parsed[5], FORMATS["ulaw"]), dtype="<i2").astype(float)
         return float(np.sqrt(np.mean(samples**2))) > 500
 
     async def first_voiced() -> float:

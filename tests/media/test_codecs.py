@@ -134,3 +134,21 @@ def test_conceal_repeats_the_last_packet_fading():
     for _ in range(5):
         last = codec.conceal()
     assert last == bytes(FRAME_BYTES)
+
+
+@pytest.mark.parametrize("name", ["ulaw", "alaw"])
+def test_reset_encoder_drops_the_resampled_tail_so_nothing_follows_a_barge_in(name: str) -> None:
+    loud = (np.sin(np.arange(320 * 10) * 0.2) * 8000).astype("<i2").tobytes()
+    quiet = bytes(640)
+
+    def first_quiet_packet_peak(reset: bool) -> int:
+        codec = codec_for(name)
+        for i in range(10):
+            codec.encode(loud[i * 640 : (i + 1) * 640])
+        if reset:
+            codec.reset_encoder()
+        wire = np.frombuffer(codec.wire_pcm(codec.encode(quiet)), dtype="<i2")
+        return int(np.abs(wire).max())
+
+    assert first_quiet_packet_peak(reset=False) > 4000  # the resampler still held ~15 ms of speech
+    assert first_quiet_packet_peak(reset=True) < 100

@@ -8,7 +8,10 @@ port (reported in UNICASTRTP_LOCAL_ADDRESS / UNICASTRTP_LOCAL_PORT) and sends to
 `external_host`; `slin16` is 16-bit signed linear, 16 kHz, big-endian on the wire, 640 bytes
 per 20 ms, RTP payload type 118 (Asterisk's static dynamic-range mapping), timestamp +320 per
 packet; `ulaw` is G.711 mu-law at 8 kHz, payload type 0, 160 bytes and +160 per packet;
-`alaw` is payload type 8. A mixing bridge keeps sending frames (silence when nobody speaks),
+`alaw` is payload type 8. In the other direction the channel has no SDP, so Asterisk looks a
+received payload type up only in the static table (0-34): ulaw and alaw from the app reach the
+caller, slin16 (118) from the app is dropped and the caller hears nothing (checked against a real
+Asterisk 22.10.1); the double does the same and counts those packets. A mixing bridge keeps sending frames (silence when nobody speaks),
 so the app sees a steady 50 packets/s while bridged.
 The double's own audio interface is 16 kHz 16-bit little-endian mono PCM throughout.
 """
@@ -51,6 +54,7 @@ FORMATS: dict[str, WireFormat] = {
     "alaw": WireFormat("alaw", 8, 8000),
 }
 _BY_PT = {f.payload_type: f for f in FORMATS.values()}
+LAST_STATIC_PT = 34  # Asterisk's AST_RTP_PT_LAST_STATIC
 
 
 # ---- G.711 ----------------------------------------------------------------------------------
@@ -194,6 +198,7 @@ class MediaPeer:
         self.sink: PacketSink | None = None
         self.unbridged_packets: list[ReceivedPacket] = []
         self.malformed_packets = 0
+        self.unknown_payload_packets = 0
         self.packets_sent = 0
         self.max_recorded = 50 * 600  # bounded memory: 10 minutes of packets
 
@@ -266,8 +271,11 @@ class MediaPeer:
             self.malformed_packets += 1
             return
         pt, marker, seq, ts, ssrc, payload = parsed
-        fmt = _BY_PT.get(pt)
-        pcm = decode_payload(payload, fmt) if fmt is not None else b""
+        fmt = _BY_PT.get(pt) if pt <= LAST_STATIC_PT else None
+        if fmt is None:
+            self.unknown_payload_packets += 1  # Asterisk drops them: nothing reaches the caller
+            return
+        pcm = decode_payload(payload, fmt)
         packet = ReceivedPacket(time.monotonic(), seq, ts, ssrc, pt, marker, pcm)
         if self.sink is not None:
             self.sink(packet)
