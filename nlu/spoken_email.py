@@ -200,9 +200,26 @@ def _prepare(text: str) -> _Prepared:
         norm = pattern.sub(repl, norm)
     toks = collapse_spelling(_tld_letter_names(tokenize(norm)))
     toks = replace_number_runs(toks)
-    toks = [_SEP_WORDS.get(t, t) for t in toks]
+    toks = _separators(toks)
     toks = _drop_weak_breaks(drop_soft_breaks_between_letters(toks))
     return _Prepared(_apply_hints(toks, hints), hints)
+
+
+def _separators(tokens: list[str]) -> list[str]:
+    """Spoken separators as symbols. "point" is a dot in the local part ("first point last at
+    ..."); after "at" it is a dot only before a top-level domain and for a caller who does not
+    say "dot" there ("gmail point com"); otherwise it is part of a name that speech-to-text
+    split ("north point legal dot com" is northpointlegal.com)."""
+    at = next((i for i, t in enumerate(tokens) if t in ("at", "@", "atsign")), len(tokens))
+    says_dot = any(t in ("dot", "period", "fullstop", ".") for t in tokens[at:])
+    out = []
+    for i, t in enumerate(tokens):
+        if t == "point" and i > at:
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+            out.append("." if not says_dot and (nxt in KNOWN_TLDS or nxt in TLD_MISHEARD) else t)
+        else:
+            out.append(_SEP_WORDS.get(t, t))
+    return out
 
 
 def _tld_letter_names(tokens: list[str]) -> list[str]:

@@ -91,6 +91,17 @@ MORE_CASES = [
     ("J. O. H. N. at example dot com", "john@example.com"),
     ("j, o, h, n at example dot com", "john@example.com"),
     ("marcus dot bell, at trailhead logistics, dot com", "marcus.bell@trailheadlogistics.com"),
+    # "point" in a name that speech-to-text split is a word, not a dot
+    (
+        "j underscore mills at north point legal dot com north point legal is one word",
+        "j_mills@northpointlegal.com",
+    ),
+    (
+        "J. underscore mills at north point legal.com north point legal is one word.",
+        "j_mills@northpointlegal.com",
+    ),
+    ("sam at west point dot edu", "sam@westpoint.edu"),
+    ("anna at gmail point com", "anna@gmail.com"),  # a caller who says "point" for the dot
     ("you can reach me at sam at acme dot com", "sam@acme.com"),
     ("i'm at work but it's sam at acme dot com", "sam@acme.com"),
     ("team lead at big river co dot com", "teamlead@bigriverco.com"),
