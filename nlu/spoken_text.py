@@ -151,7 +151,7 @@ def tokenize(text: str, *, keep_accents: bool = False) -> list[str]:
     """Split STT text into words, symbols (@ . - _ +) and break markers.
 
     A "." or "-" between two characters with no space is a symbol ("gmail.com",
-    "greenleaf-supply"); a "." after a single letter is the letter's own period ("J. O. H. N.");
+    "greenleaf-supply"), and so is a "." stuck to the word after it ("acme .com"); a "." after a single letter is the letter's own period ("J. O. H. N.");
     any other "." ends a sentence. Hyphenated single letters ("J-O-H-N") become letters.
     """
     norm = normalise(text, keep_accents=keep_accents)
@@ -163,8 +163,8 @@ def tokenize(text: str, *, keep_accents: bool = False) -> list[str]:
         after = norm[end] if end < len(norm) else " "
         tight = before.isalnum() and after.isalnum()
         if tok == ".":
-            if tight:
-                out.append(".")
+            if tight or (after.isalnum() and before.isspace()):
+                out.append(".")  # "gmail.com", and "gmail .com" as speech-to-text sometimes writes it
             elif out and is_letter(out[-1]):
                 continue  # "J." : the letter's own period
             else:

@@ -102,6 +102,8 @@ MORE_CASES = [
     ),
     ("sam at west point dot edu", "sam@westpoint.edu"),
     ("anna at gmail point com", "anna@gmail.com"),  # a caller who says "point" for the dot
+    ("rebecca at stone field .com", "rebecca@stonefield.com"),  # speech-to-text's "name .com"
+    ("bob at acme .com", "bob@acme.com"),
     ("you can reach me at sam at acme dot com", "sam@acme.com"),
     ("i'm at work but it's sam at acme dot com", "sam@acme.com"),
     ("team lead at big river co dot com", "teamlead@bigriverco.com"),
