@@ -57,7 +57,7 @@ from nlu.events import (
 )
 from nlu.prompts import prompt
 from nlu.spoken_email import apply_email_correction, parse_spoken_email, spell_for_readback
-from nlu.spoken_name import extract_name, find_introduced_name, without_introduction
+from nlu.spoken_name import extract_name, find_introduced_name, is_stt_loop, without_introduction
 from nlu.spoken_phone import parse_spoken_phone, speak_phone
 from nlu.spoken_text import COMMON_WORDS
 from nlu.text_norm import stem
@@ -985,6 +985,9 @@ class Dialogue:
         if _refuses(text):
             self._name_asks = MAX_NAME_ASKS
             return self._next_detail(at)
+        if email is not None and email.valid and self._name_asks < MAX_NAME_ASKS:
+            self._name_asks += 1  # the email came first: keep it, and ask for the name once more
+            return [self._say(at, "email_first_ask_name")]
         second = (
             self._taken_back(at, text)
             or self._second_look(at, text)
@@ -1386,7 +1389,7 @@ def name_from_reply(text: str) -> str | None:
             return None
         if len(base) < 2 and len(tail) < 3:  # "O'Hara" and "D'Angelo" are names; "a" is not
             return None
-        if re.search(r"([a-z])\1\1", part):  # "Okeffffff": a speech-to-text loop, no name has it
+        if is_stt_loop(part):
             return None
     long_reply = sum(1 for w in intents.words(text) if len(w) > 1) > 7
     if long_reply and find_introduced_name(text) != candidate and not _name_then_email(text, candidate):

@@ -23,6 +23,7 @@ PROMPTS: dict[str, str] = {
     ),
     "ask_name": "May I have your first and last name, please?",
     "ask_name_again": "Sorry, I didn't catch your name. Could you tell me your first and last name?",
+    "email_first_ask_name": "Thanks, I have your email address. And your first and last name, please?",
     "ask_email": "And what's the best email address to reach you?",
     "ask_email_wrapup": "Before you go, what's the best email address for the record of this call?",
     "ask_email_again": "Sorry, I didn't get a valid email address. Could you say it again, spelling it letter by letter?",

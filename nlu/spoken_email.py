@@ -80,7 +80,8 @@ _PHRASES = [
 ]
 # Hints about one letter of the word just said ("schools with an s at the end").
 _HINTS = [
-    ("end", re.compile(r"\b(?:with )?(?:an?|one) ([a-z])(?:'s)? (?:at|on) the end\b")),
+    # "with and s at the end": speech-to-text often writes "an" as "and"
+    ("end", re.compile(r"\b(?:with )?(?:an?|and|one) ([a-z])(?:'s)? (?:at|on) the end\b")),
     (
         "double",
         re.compile(

@@ -359,7 +359,13 @@ def find_introduced_name(text: str) -> str | None:
     if found is None:
         return None
     words, end = found
-    return _format(_apply_spellings(words, tokens, end))
+    name = _format(_apply_spellings(words, tokens, end))
+    return None if name is None or is_stt_loop(name) else name
+
+
+def is_stt_loop(name: str) -> bool:
+    """A letter three times in a row ("Okeffffff"): a speech-to-text loop, no name has it."""
+    return re.search(r"([a-z])\1\1", name.lower()) is not None
 
 
 _INTRO_LEAD = re.compile(

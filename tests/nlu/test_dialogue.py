@@ -861,3 +861,14 @@ def test_a_word_from_the_nearby_articles_is_not_taken_as_a_name():
     assert not c.d.details.name
     c.say("Dana Whitfield")
     assert c.d.details.name == "Dana Whitfield"
+
+
+def test_an_email_given_for_the_name_is_kept_and_the_name_asked_for_once_more():
+    c = Call()
+    c.say("I need to speak to a real person please")
+    reply = c.say("j underscore mills at northpoint legal dot com")
+    assert reply == "Thanks, I have your email address. And your first and last name, please?"
+    assert c.d.details.email == "j_mills@northpointlegal.com"
+    reply = c.say("Jordan Mills")
+    assert c.d.details.name == "Jordan Mills"
+    assert "j, underscore, m i l l s" in reply  # straight to the read-back: the email is not asked again

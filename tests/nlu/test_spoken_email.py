@@ -294,6 +294,11 @@ CORRECTIONS = [
         "no sorry it's lincoln valley schools with an s at the end all one word dot org",
         "hpark@lincolnvalleyschools.org",
     ),
+    (  # speech-to-text writes "an" as "and": still a remark about the last letter, not "@theend"
+        "hpark@lincolnvalleyschool.org",
+        "no sorry it's lincoln valley schools with and s at the end all one word dot org",
+        "hpark@lincolnvalleyschools.org",
+    ),
     ("john.smyth@gmail.com", "no, it's s m i t h", "john.smith@gmail.com"),
     ("siobhan.murphy@keslergmbh.de", "No, kessler is k e double s l e r.", "siobhan.murphy@kesslergmbh.de"),
     ("john.smyth@gmail.com", "no it's jane at acme dot com", "jane@acme.com"),
