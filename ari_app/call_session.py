@@ -14,9 +14,9 @@ leg up, so it is never used. An externalMedia (UnicastRTP) channel has no SDP, s
 receives only RTP payload types from the static table (0 = ulaw, 8 = alaw): Asterisk 22.10.1
 sends slin16 to us as payload type 118 but silently drops the slin16 we send back (seen on a
 real Asterisk: "Got RTP packet ... type 118" and nothing forwarded to the caller), so the
-caller would hear nothing; ulaw is the default for that reason. The caller lookup in Kayako runs while the call is being
-answered and is bounded by `kayako.caller_lookup_timeout_s` (0.8 s): it never delays the
-greeting by more than that, and usually not at all.
+caller would hear nothing; ulaw is the default for that reason. The caller lookup in Kayako
+runs while the call is being answered and is bounded by `kayako.caller_lookup_timeout_s`
+(0.8 s): it never delays the greeting by more than that, and usually not at all.
 """
 
 from __future__ import annotations

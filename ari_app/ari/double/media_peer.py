@@ -11,8 +11,8 @@ packet; `ulaw` is G.711 mu-law at 8 kHz, payload type 0, 160 bytes and +160 per 
 `alaw` is payload type 8. In the other direction the channel has no SDP, so Asterisk looks a
 received payload type up only in the static table (0-34): ulaw and alaw from the app reach the
 caller, slin16 (118) from the app is dropped and the caller hears nothing (checked against a real
-Asterisk 22.10.1); the double does the same and counts those packets. A mixing bridge keeps sending frames (silence when nobody speaks),
-so the app sees a steady 50 packets/s while bridged.
+Asterisk 22.10.1); the double does the same and counts those packets. A mixing bridge keeps
+sending frames (silence when nobody speaks), so the app sees a steady 50 packets/s while bridged.
 The double's own audio interface is 16 kHz 16-bit little-endian mono PCM throughout.
 """
 
