@@ -152,7 +152,8 @@ def tokenize(text: str, *, keep_accents: bool = False) -> list[str]:
 
     A "." or "-" between two characters with no space is a symbol ("gmail.com",
     "greenleaf-supply"), and so is a "." stuck to the word after it ("acme .com"); a "." after
-    a single letter is the letter's own period ("J. O. H. N."); any other "." ends a sentence. Hyphenated single letters ("J-O-H-N") become letters.
+    a single letter is the letter's own period ("J. O. H. N."); any other "." ends a sentence.
+    Hyphenated single letters ("J-O-H-N") become letters.
     """
     norm = normalise(text, keep_accents=keep_accents)
     out: list[str] = []
