@@ -97,13 +97,18 @@ class SttSettings:
     engine: str = "faster-whisper"  # "faster-whisper" | "vosk"
     model: str = "tiny.en"  # "tiny.en" | "base" | a directory path
     vosk_model_dir: str = ""
-    threads: int = 2
+    # CPU threads per Whisper decode, and decodes that may run at once (for different calls).
+    # One thread is faster than two for tiny.en on 2 cores (CTranslate2's int8 decoder does ~8 ms
+    # token steps; a second thread only adds sync): mean decode of a dev caller turn 0.22 s on 1
+    # thread, 0.26-0.32 s on 2. Two decodes of 1 thread each keep both cores busy under load.
+    threads: int = 1
+    workers: int = 2
     cache_dir: str = "var/cache"
-    # Whisper beam width. Dev callers (133 turns, `eval stt`): tiny.en WER 0.169 greedy, 0.162 beam 3,
-    # but each beam-3 decode of a 5-8 s turn takes ~940 ms instead of ~520 on 2 cores, so the decode
-    # while the caller speaks falls behind: STT wait at turn end p95 236 ms greedy, 744 ms beam 3
-    # (voice eval p95 latency 1375 ms with beam 3). Greedy on 2 cores; 3 where cores are spare.
-    beam_size: int = 1
+    # Whisper beam width. tiny.en on 1 thread, flite callers of three KBs (`eval stt`):
+    # greedy WER 0.1625 / 0.182, beam 3 0.136 / 0.157, mean decode 0.22 -> 0.26 s; beam 3 on 1
+    # thread costs less than greedy on 2 (the former default), so 3 is the default. Beam 4-5
+    # gain nothing more.
+    beam_size: int = 3
 
 
 @dataclass(frozen=True)
@@ -298,6 +303,10 @@ def validate(s: Settings) -> None:
         raise SettingsError("setting tts.rate: must be between 0.5 and 2.0")
     if not (1 <= s.stt.beam_size <= 8):
         raise SettingsError("setting stt.beam_size: must be between 1 and 8")
+    if not (1 <= s.stt.threads <= 64):
+        raise SettingsError("setting stt.threads: must be between 1 and 64")
+    if not (1 <= s.stt.workers <= 16):
+        raise SettingsError("setting stt.workers: must be between 1 and 16")
     if s.stt.engine == "vosk" and not s.stt.vosk_model_dir:
         raise SettingsError("setting stt.vosk_model_dir: required when stt.engine is vosk")
     if s.kayako.open_case_days < 0:

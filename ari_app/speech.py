@@ -74,7 +74,13 @@ def configured_stt(settings: Settings) -> SttEngine:
     """The STT engine the `stt` settings name (raises media.stt.SttError when it cannot load)."""
     s = settings.stt
     return make_stt(
-        s.engine, s.model, s.vosk_model_dir, threads=s.threads, cache_dir=s.cache_dir, beam_size=s.beam_size
+        s.engine,
+        s.model,
+        s.vosk_model_dir,
+        threads=s.threads,
+        cache_dir=s.cache_dir,
+        beam_size=s.beam_size,
+        workers=s.workers,
     )
 
 

@@ -60,15 +60,18 @@ def make_stt(
     engine: str,
     model: str,
     vosk_model_dir: str = "",
-    threads: int = 2,
+    threads: int = 1,
     cache_dir: str = "var/cache",
-    beam_size: int = 1,
+    beam_size: int = 3,
+    workers: int = 2,
 ) -> SttEngine:
     """Load the configured engine: "faster-whisper" (model "tiny.en", "base" or a directory) or "vosk"."""
     if beam_size < 1:
         raise SttError(f"STT beam size must be at least 1, got {beam_size}")
     if threads < 1:
         raise SttError(f"STT threads must be at least 1, got {threads}")
+    if workers < 1:
+        raise SttError(f"STT workers must be at least 1, got {workers}")
     if engine == "faster-whisper":
         from media.models import ModelNotFoundError, whisper_model_dir
         from media.stt_whisper import FasterWhisperStt
@@ -77,7 +80,7 @@ def make_stt(
             directory = whisper_model_dir(model, cache_dir)
         except ModelNotFoundError as exc:
             raise SttError(str(exc)) from exc
-        return FasterWhisperStt(directory, threads=threads, label=model, beam_size=beam_size)
+        return FasterWhisperStt(directory, threads=threads, label=model, beam_size=beam_size, workers=workers)
     if engine == "vosk":
         from media.stt_vosk import VoskStt
 

@@ -42,6 +42,8 @@ def test_secret_from_file_and_redacted(tmp_path):
         ("", {"KAYAKO_VOICE_STT_ENGINE": "vosk"}, "stt.vosk_model_dir"),
         ("[stt]\nbeam_size = 0\n", {}, "stt.beam_size"),
         ("", {"KAYAKO_VOICE_STT_BEAM_SIZE": "wide"}, "stt.beam_size"),
+        ("[stt]\nthreads = 0\n", {}, "stt.threads"),
+        ("", {"KAYAKO_VOICE_STT_WORKERS": "0"}, "stt.workers"),
         ("", {"KAYAKO_VOICE_MEDIA_NOPE": "1"}, "media.nope"),
     ],
 )

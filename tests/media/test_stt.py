@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,17 @@ def test_unknown_engine_and_bad_threads() -> None:
         make_stt("vosk", "", vosk_model_dir="")
     with pytest.raises(SttError, match="beam size"):
         make_stt("faster-whisper", "tiny.en", beam_size=0)
+    with pytest.raises(SttError, match="workers"):
+        make_stt("faster-whisper", "tiny.en", workers=0)
+
+
+def test_two_calls_decode_at_once_on_one_engine(spoken: bytes) -> None:
+    """With two workers, two calls' turns are decoded in parallel on one loaded model, each whole."""
+    engine = make_stt("faster-whisper", "tiny.en", threads=1, workers=2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = list(pool.map(lambda _: engine.transcribe(spoken).text.lower(), range(4)))
+    assert all("password" in t for t in texts)
+    assert len(set(texts)) == 1
 
 
 @pytest.mark.parametrize(
