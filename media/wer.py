@@ -4,14 +4,20 @@ Owns text normalisation for scoring and the word-level edit distance. WER = (sub
 deletions + insertions) / reference words, summed over a corpus before dividing (so long
 utterances weigh more, as in the usual corpus WER).
 
-Normalisation (both sides alike): lower case, punctuation dropped (apostrophes kept inside
-words), hyphens and slashes split words, spoken numbers written as digits the way Whisper writes
-them ("four twenty nine" -> "429"), hesitations ("um", "uh") dropped and colloquial or
-British spellings written one way ("wanna" -> "want to", "cancelling" -> "canceling"), as
-Whisper's own English normaliser does for scoring, email addresses and domains written out
-read the way they are said ("a.khan@x.org" -> "a dot khan at x dot org"), spelled letter runs joined ("s s o" -> "sso"), and a word
-pair written together on the other side merged ("in voices" / "invoices"): the dev transcripts
-are written to look like speech-to-text output, and a correct "invoices" is not an error.
+Normalisation (both sides alike), as Whisper's own English normaliser does for scoring:
+- lower case, punctuation dropped (apostrophes kept inside words), hyphens and slashes split
+  words;
+- spoken numbers written as digits the way Whisper writes them ("four twenty nine" -> "429");
+- hesitations ("um", "uh") dropped;
+- contractions written out ("I'm" -> "i am", "can't" -> "can not", "'s" -> "is", or "has"
+  before "been");
+- colloquial or British spellings written one way ("wanna" -> "want to", "cancelling" ->
+  "canceling");
+- email addresses and domains written out the way they are said ("a.khan@x.org" -> "a dot
+  khan at x dot org"), spelled letter runs joined ("s s o" -> "sso");
+- a word pair written together on the other side merged ("in voices" / "invoices"): the dev
+  transcripts are written to look like speech-to-text output, and a correct "invoices" is not
+  an error.
 """
 
 from __future__ import annotations
@@ -137,7 +143,42 @@ def _spoken_address(match: re.Match[str]) -> str:
     return "".join(_SPOKEN_SYMBOLS.get(ch, ch) for ch in word) + tail
 
 
+# contractions written out, as Whisper's English normaliser does before scoring: "I'm" and "I am"
+# are the same words ("'s" and "'d" are read as "is" and "would", on both sides alike, except
+# "'s been" / "'d been" and the like, which are "has" / "had")
+_WHOLE_CONTRACTIONS = {
+    "won't": ("will", "not"),
+    "can't": ("can", "not"),
+    "let's": ("let", "us"),
+    "y'all": ("you", "all"),
+    "ma'am": ("madam",),
+}
+_CONTRACTION_ENDINGS = (("n't", "not"), ("'re", "are"), ("'ve", "have"), ("'m", "am"), ("'ll", "will"))
+_PERFECT = frozenset({"been", "gone", "got", "gotten", "done"})
+
+
+def _expand_contractions(words: list[str]) -> list[str]:
+    out: list[str] = []
+    for i, w in enumerate(words):
+        if w in _WHOLE_CONTRACTIONS:
+            out.extend(_WHOLE_CONTRACTIONS[w])
+            continue
+        for ending, full in _CONTRACTION_ENDINGS:
+            if w.endswith(ending) and len(w) > len(ending):
+                out.extend((w[: -len(ending)], full))
+                break
+        else:
+            if w.endswith(("'s", "'d")) and len(w) > 2:
+                perfect = i + 1 < len(words) and words[i + 1] in _PERFECT
+                full = {"'s": ("has" if perfect else "is"), "'d": ("had" if perfect else "would")}[w[-2:]]
+                out.extend((w[:-2], full))
+            else:
+                out.append(w)
+    return out
+
+
 def normalize_words(text: str) -> list[str]:
+    text = text.replace("\u2019", "'")
     text = _ADDRESS.sub(_spoken_address, text.lower()).replace("_", " underscore ")
     text = _WORD_DOT.sub(" dot ", text)
     text = text.replace("-", " ").replace("/", " ")
@@ -147,7 +188,7 @@ def normalize_words(text: str) -> list[str]:
         w = raw.strip("'")
         if w and w not in _FILLERS:
             words.extend(_SAME_WORDS.get(w, (w,)))
-    return _join_letters(_numbers_to_digits(words))
+    return _join_letters(_numbers_to_digits(_expand_contractions(words)))
 
 
 def _merge_compounds(ref: list[str], hyp: list[str]) -> tuple[list[str], list[str]]:
