@@ -11,8 +11,8 @@ Normalisation (both sides alike), as Whisper's own English normaliser does for s
 - hesitations ("um", "uh") dropped;
 - contractions written out ("I'm" -> "i am", "can't" -> "can not", "'s" -> "is", or "has"
   before "been");
-- colloquial or British spellings written one way ("wanna" -> "want to", "cancelling" ->
-  "canceling");
+- colloquial or British spellings written one way ("wanna" -> "want to", "ok" -> "okay",
+  "cancelling" -> "canceling");
 - email addresses and domains written out the way they are said ("a.khan@x.org" -> "a dot
   khan at x dot org"), spelled letter runs joined ("s s o" -> "sso");
 - a word pair written together on the other side merged ("in voices" / "invoices"): the dev
@@ -115,6 +115,8 @@ def _join_letters(words: list[str]) -> list[str]:
 _FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "erm", "hmm", "mm", "mmm", "mhm"})
 # one word, two spellings: colloquial contractions and British/American doubled consonants
 _SAME_WORDS = {
+    "ok": ("okay",),
+    "alright": ("all", "right"),
     "wanna": ("want", "to"),
     "gonna": ("going", "to"),
     "gotta": ("got", "to"),
