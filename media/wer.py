@@ -113,8 +113,14 @@ def _join_letters(words: list[str]) -> list[str]:
 
 # hesitations are not words (Whisper, like most transcribers, leaves them out)
 _FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "erm", "hmm", "mm", "mmm", "mhm"})
-# one word, two spellings: colloquial contractions and British/American doubled consonants
+# one word, two spellings: colloquial and irregular contractions, British/American doubled
+# consonants (regular contractions: `_written_out`)
 _SAME_WORDS = {
+    "won't": ("will", "not"),
+    "can't": ("can", "not"),
+    "let's": ("let", "us"),
+    "y'all": ("you", "all"),
+    "ma'am": ("madam",),
     "ok": ("okay",),
     "alright": ("all", "right"),
     "wanna": ("want", "to"),
@@ -145,37 +151,29 @@ def _spoken_address(match: re.Match[str]) -> str:
     return "".join(_SPOKEN_SYMBOLS.get(ch, ch) for ch in word) + tail
 
 
-# contractions written out, as Whisper's English normaliser does before scoring: "I'm" and "I am"
-# are the same words ("'s" and "'d" are read as "is" and "would", on both sides alike, except
-# "'s been" / "'d been" and the like, which are "has" / "had")
-_WHOLE_CONTRACTIONS = {
-    "won't": ("will", "not"),
-    "can't": ("can", "not"),
-    "let's": ("let", "us"),
-    "y'all": ("you", "all"),
-    "ma'am": ("madam",),
-}
+# regular contractions written out, as Whisper's English normaliser does before scoring: "I'm"
+# and "I am" are the same words ("'s" and "'d" are read as "is" and "would", on both sides alike,
+# except "'s been" / "'d been" and the like, which are "has" / "had")
 _CONTRACTION_ENDINGS = (("n't", "not"), ("'re", "are"), ("'ve", "have"), ("'m", "am"), ("'ll", "will"))
 _PERFECT = frozenset({"been", "gone", "got", "gotten", "done"})
 
 
+def _written_out(word: str, following: str) -> tuple[str, ...]:
+    for ending, full in _CONTRACTION_ENDINGS:
+        if word.endswith(ending) and len(word) > len(ending):
+            return word[: -len(ending)], full
+    perfect = following in _PERFECT
+    if word.endswith("'s") and len(word) > 2:
+        return word[:-2], "has" if perfect else "is"
+    if word.endswith("'d") and len(word) > 2:
+        return word[:-2], "had" if perfect else "would"
+    return (word,)
+
+
 def _expand_contractions(words: list[str]) -> list[str]:
     out: list[str] = []
-    for i, w in enumerate(words):
-        if w in _WHOLE_CONTRACTIONS:
-            out.extend(_WHOLE_CONTRACTIONS[w])
-            continue
-        for ending, full in _CONTRACTION_ENDINGS:
-            if w.endswith(ending) and len(w) > len(ending):
-                out.extend((w[: -len(ending)], full))
-                break
-        else:
-            if w.endswith(("'s", "'d")) and len(w) > 2:
-                perfect = i + 1 < len(words) and words[i + 1] in _PERFECT
-                full = {"'s": ("has" if perfect else "is"), "'d": ("had" if perfect else "would")}[w[-2:]]
-                out.extend((w[:-2], full))
-            else:
-                out.append(w)
+    for i, word in enumerate(words):
+        out.extend(_written_out(word, words[i + 1] if i + 1 < len(words) else ""))
     return out
 
 
