@@ -43,15 +43,15 @@ def read_articles(path: str | Path) -> list[Article]:
 
 
 @lru_cache(maxsize=4)
-def shared_embedder(model_dir: str = "") -> SentenceEmbedder:
-    return SentenceEmbedder(model_dir)
+def shared_embedder(model_dir: str = "", threads: int = 1) -> SentenceEmbedder:
+    return SentenceEmbedder(model_dir, threads=threads)
 
 
 def make_embedder(settings: Settings) -> SentenceEmbedder | None:
     if not settings.nlu.use_embeddings:
         return None
     try:
-        return shared_embedder(settings.nlu.embedding_model_dir)
+        return shared_embedder(settings.nlu.embedding_model_dir, settings.nlu.embedding_threads)
     except Exception as exc:  # the model is optional: BM25 alone still answers
         log_event(log, "embedding model unavailable; using BM25 only", logging.WARNING, error=str(exc))
         return None

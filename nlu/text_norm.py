@@ -300,6 +300,27 @@ _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # the KB happens to use the joined word ("away", "anyway")
 _DETERMINERS = frozenset({"a", "an", "any", "the", "some", "every", "no"})
 
+_SOUND_RULES = (
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"ck"), "k"),
+    (re.compile(r"c(?=[eiy])"), "s"),
+    (re.compile(r"[cq]"), "k"),
+    (re.compile(r"x"), "ks"),
+    (re.compile(r"z"), "s"),
+    (re.compile(r"(?<=.)[aeiouyhw]"), ""),
+    (re.compile(r"^[aeiouy]"), "a"),
+    (re.compile(r"(.)\1+"), r"\1"),
+)
+
+
+def sound_key(word: str) -> str:
+    """A rough consonant skeleton: words that sound alike share it ("lay bell" -> "laybell" -> "lbl",
+    "label" -> "lbl"). Used only to confirm a join against the KB's own words."""
+    key = word.lower()
+    for pattern, repl in _SOUND_RULES:
+        key = pattern.sub(repl, key)
+    return key
+
 
 def fold(text: str) -> str:
     """Lower-case, strip accents, unify apostrophes; drops characters outside Latin/digits safely."""
@@ -398,6 +419,14 @@ class QueryNormaliser:
         self.vocabulary = frozenset(vocabulary)
         self.stems = frozenset(stem(w) for w in self.vocabulary)
         self.bigrams = frozenset(bigrams)
+        by_sound: dict[str, set[str]] = {}
+        for w in self.vocabulary:
+            if len(w) >= 5 and w.isalpha() and w not in STOPWORDS:
+                by_sound.setdefault(sound_key(w), set()).add(w)
+        # a sound matches a KB word only when exactly one KB word (up to its inflections) has it
+        self._by_sound = {
+            k: min(ws, key=len) for k, ws in by_sound.items() if len({stem(w) for w in ws}) == 1
+        }
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> QueryNormaliser:
@@ -456,6 +485,11 @@ class QueryNormaliser:
                         out.append(a + b)
                         i += 2
                         continue
+                    heard = self._sounds_like(a, b)
+                    if heard:
+                        out.append(heard)
+                        i += 2
+                        continue
                 alike = SOUND_ALIKES.get(a)
                 if alike and (a, b) not in self.bigrams:
                     if self._known(alike + b) and len(alike + b) >= 3:
@@ -469,6 +503,19 @@ class QueryNormaliser:
             out.append(a)
             i += 1
         return out
+
+    def _sounds_like(self, a: str, b: str) -> str | None:
+        """The KB word that two words not in the KB say together ("lay bell" -> "label"), or None."""
+        if not (a.isalpha() and b.isalpha()) or a in STOPWORDS or b in STOPWORDS:
+            return None
+        if self._known(a) or self._known(b):
+            return None
+        joined = a + b
+        key = sound_key(joined)
+        word = self._by_sound.get(key) if len(key) >= 3 else None
+        if word is None or abs(len(word) - len(joined)) > 2:
+            return None
+        return word
 
     def normalise(self, text: str) -> list[str]:
         """Caller text -> tokens in the KB's spelling."""

@@ -44,6 +44,7 @@ def test_secret_from_file_and_redacted(tmp_path):
         ("", {"KAYAKO_VOICE_STT_BEAM_SIZE": "wide"}, "stt.beam_size"),
         ("[stt]\nthreads = 0\n", {}, "stt.threads"),
         ("", {"KAYAKO_VOICE_STT_WORKERS": "0"}, "stt.workers"),
+        ("[nlu]\nembedding_threads = 0\n", {}, "nlu.embedding_threads"),
         ("", {"KAYAKO_VOICE_MEDIA_NOPE": "1"}, "media.nope"),
     ],
 )

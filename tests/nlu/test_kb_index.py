@@ -125,6 +125,21 @@ def test_a_split_word_joins_to_another_form_of_a_kb_word() -> None:
     assert norm.normalise("the web site") == ["the", "web", "site"]  # "website" is no KB word
 
 
+def test_two_words_that_sound_like_one_kb_word_join() -> None:
+    norm = QueryNormaliser.from_texts(["Reprint a shipping label.", "Run payroll early."])
+    assert norm.normalise("the lay bell jammed") == ["the", "label", "jammed"]
+    assert norm.normalise("the pay role is late") == ["the", "payroll", "is", "late"]
+    # only words the KB does not use are joined: "run" is a KB word
+    assert norm.normalise("run pay") == ["run", "pay"]
+    # and never with a function word in between
+    assert norm.normalise("lay a bell") == ["lay", "a", "bell"]
+
+
+def test_a_sound_two_kb_words_share_joins_nothing() -> None:
+    norm = QueryNormaliser.from_texts(["The label and the lobule."])
+    assert norm.normalise("lay bell") == ["lay", "bell"]
+
+
 def test_normaliser_keeps_a_determiner_and_its_noun_apart() -> None:
     norm = QueryNormaliser.from_texts(["Send invoices away, anyway, with a password."])
     assert norm.normalise("is there a way to save replies") == [

@@ -27,6 +27,14 @@ def index(embedder: SentenceEmbedder, tmp_path_factory: pytest.TempPathFactory) 
     return idx
 
 
+def test_embedder_runs_on_the_threads_it_is_given(embedder: SentenceEmbedder) -> None:
+    import torch
+
+    assert torch.get_num_threads() == 1  # the default: see nlu.embedder on two busy cores
+    with pytest.raises(ValueError, match="at least 1"):
+        SentenceEmbedder(default_model_dir(), threads=0)
+
+
 def test_embedder_rows_are_unit_length(embedder: SentenceEmbedder) -> None:
     vectors = embedder.encode(["reset my password", "hello"])
     assert vectors.shape == (2, 384) and vectors.dtype.name == "float32"
