@@ -3,7 +3,8 @@
 Owns: tokenising, number words to digits ("four twenty nine" -> "429"), spelled letter runs
 ("s s o" -> "sso"), and joins/sound-alikes that are accepted only when the result exists in the
 knowledge base's own vocabulary ("pass word" -> "password", "see sat" -> "csat", "too factor" ->
-"2 factor" because "2 factor" is a KB bigram). No phrase list: every rule is general and checked
+"2 factor" because "2 factor" is a KB bigram, "lay bell" -> "label" because two words the KB
+never uses sound like one it does). No phrase list: every rule is general and checked
 against the KB, so an unseen KB brings its own vocabulary. Relies on the fact that STT splits or
 mishears words but keeps their sound, so the KB form is one join or one homophone away.
 """
