@@ -308,10 +308,10 @@ def validate(s: Settings) -> None:
         raise SettingsError("setting stt.beam_size: must be between 1 and 8")
     if not (1 <= s.stt.threads <= 64):
         raise SettingsError("setting stt.threads: must be between 1 and 64")
-    if not (1 <= s.nlu.embedding_threads <= 64):
-        raise SettingsError("setting nlu.embedding_threads: must be between 1 and 64")
     if not (1 <= s.stt.workers <= 16):
         raise SettingsError("setting stt.workers: must be between 1 and 16")
+    if not (1 <= s.nlu.embedding_threads <= 64):
+        raise SettingsError("setting nlu.embedding_threads: must be between 1 and 64")
     if s.stt.engine == "vosk" and not s.stt.vosk_model_dir:
         raise SettingsError("setting stt.vosk_model_dir: required when stt.engine is vosk")
     if s.kayako.open_case_days < 0:
