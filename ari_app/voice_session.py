@@ -21,6 +21,9 @@ Facts it relies on:
   (`RtpEndpoint.on_sent` -> `TurnDetector.agent_output`).
 - Voice-to-voice latency per turn = first agent frame sent - last voiced caller frame
   received, both on `time.monotonic()`; parts: end-of-turn wait, STT tail, decide, TTS.
+- A short word followed by a pause ("No, ... still blank") can end a turn of its own, and Whisper
+  sometimes decodes such a fragment alone to nothing. An empty turn is not dropped at once: when
+  the caller goes on within `CARRY_S`, the fragment is decoded again in front of the next turn.
 - Replies are synthesized and queued sentence by sentence: the caller hears the first
   sentence while the next is being synthesized.
 """
@@ -69,6 +72,11 @@ log = logging.getLogger("kayako_voice.voice")
 
 FEED_EVERY_BYTES = 5 * 640  # hand the turn's new audio to the STT stream every 100 ms
 STT_TIMEOUT_S = 8.0
+# A turn that decodes to nothing is kept this long: when the caller goes on talking within it, the
+# fragment is decoded again at the start of the next turn ("No, ... still blank" split at the comma)
+CARRY_S = 1.5
+CARRY_MAX_BYTES = 4 * 32000  # at most 4 s of unheard audio is carried
+CARRY_GAP = bytes(int(0.2 * 16000) * 2)  # silence between the fragment and the next turn
 
 
 class InferencePool:
@@ -190,6 +198,9 @@ class VoiceSession:
         self._stream: SttStream | None = None
         self._stream_fed = 0
         self._stream_broken = False
+        self._carry: tuple[bytes, float] | None = None  # (audio, last voiced at) of an unheard turn
+        self._prefix = b""  # unheard audio the current turn is decoded after
+        self._turn_onset = 0.0
         self._partial_task: asyncio.Task[None] | None = None
         self._generation = 0  # bumped on barge-in: sentences of older replies are not played
         self._barge_open: int | None = None  # index into barge_ins while the old reply may leak
@@ -272,6 +283,8 @@ class VoiceSession:
                 self._stream = None
                 self._stream_fed = 0
                 self._stream_broken = False
+                self._turn_onset = ev.at
+                self._prefix = self._take_carry(ev.at)
                 self._maybe_partial()
             elif isinstance(ev, BargeInDetected):
                 self._barge_in(ev, received_at)
@@ -306,6 +319,8 @@ class VoiceSession:
         try:
             if self._stream is None:
                 self._stream = self.services.stt.stream()
+                if self._prefix:
+                    self._stream.accept(self._prefix)
             self._stream.accept(audio[self._stream_fed :])
             self._stream_fed = len(audio)
         except Exception as exc:  # decode the whole turn at its end instead
@@ -327,20 +342,26 @@ class VoiceSession:
         last_voiced_mono = self._t0 + ev.last_voiced_at
         stream = self._stream
         fed = self._stream_fed
+        prefix = self._prefix
         self._stream = None
         self._stream_fed = 0
         self._stream_broken = False
+        self._prefix = b""
         t_stt = time.monotonic()
         try:
-            transcript = await asyncio.wait_for(self._transcribe(stream, fed, ev.audio), STT_TIMEOUT_S)
+            transcript = await asyncio.wait_for(
+                self._transcribe(stream, fed, prefix + ev.audio if prefix else ev.audio, len(prefix)),
+                STT_TIMEOUT_S,
+            )
         except Exception as exc:  # STT crash or timeout: apologise, escalate, file the case
             log_event(log, "speech-to-text failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
             self.engine_failed("stt", repr(exc))
             return
         stt_ms = (time.monotonic() - t_stt) * 1000
         text = transcript.text.strip()
-        if not text:
-            return  # noise or a cough: not a turn
+        if not text:  # noise, a cough, or a word too short to decode alone: not a turn (yet)
+            self._keep_unheard(ev)
+            return
         self._last_activity = time.monotonic()
         self._pending_timing = {
             "generation": self._generation,
@@ -356,8 +377,34 @@ class VoiceSession:
             CallerSaid(at=self.now(), text=text, confidence=transcript.confidence), t_decide=t_decide
         )
 
-    async def _transcribe(self, stream: SttStream | None, fed: int, audio: bytes) -> Transcript:
+    def _keep_unheard(self, ev: TurnEnded) -> None:
+        """Keep a turn that decoded to nothing for the next one (see CARRY_S)."""
+        if len(ev.audio) > CARRY_MAX_BYTES:
+            self._carry = None
+            return
+        if self.turns.in_turn and 0 <= self._turn_onset - ev.last_voiced_at <= CARRY_S:
+            # the caller already went on: the running turn restarts its stream with the fragment first
+            self._prefix = ev.audio + CARRY_GAP
+            self._stream = None
+            self._stream_fed = 0
+            self._stream_broken = False
+            self._carry = None
+        else:
+            self._carry = (ev.audio, ev.last_voiced_at)
+        log_event(log, "unheard fragment kept", logging.DEBUG, call_id=self.call_id, bytes=len(ev.audio))
+
+    def _take_carry(self, onset: float) -> bytes:
+        carry, self._carry = self._carry, None
+        if carry is None or not 0 <= onset - carry[1] <= CARRY_S:
+            return b""
+        return carry[0] + CARRY_GAP
+
+    async def _transcribe(
+        self, stream: SttStream | None, fed: int, audio: bytes, prefix_len: int = 0
+    ) -> Transcript:
+        """Finish the turn's stream (fed `fed` bytes after a prefix of `prefix_len`), or decode `audio` whole."""
         stt = self.services.stt
+        fed += prefix_len if stream is not None and fed > 0 else 0
         if stream is not None and fed > 0:
             tail = audio[fed:] if len(audio) > fed else b""
 

@@ -146,3 +146,82 @@ async def test_silence_reprompts_then_closes(world) -> None:  # type: ignore[no-
     assert len(run.agent_texts) >= 4  # greeting, two re-prompts, the closing line
     assert run.ended_by == "agent"
     assert len(run.cases) == 1
+
+
+class _DeafToShortTurns:
+    """The real engine, except that a turn under `min_s` decodes to nothing, as a lone short word
+    ("No,") sometimes does with Whisper tiny.en."""
+
+    name = "short-deaf"
+
+    def __init__(self, real, min_s: float = 1.2, short_decode_s: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+        self.real = real
+        self.min_bytes = int(min_s * 16000) * 2
+        self.short_decode_s = short_decode_s  # how long the short turn's decode takes
+        self.decoded: list[int] = []  # audio length of every decode, in bytes
+
+    def transcribe(self, pcm: bytes) -> Transcript:
+        self.decoded.append(len(pcm))
+        if len(pcm) < self.min_bytes:
+            time.sleep(self.short_decode_s)
+            return Transcript(text="", confidence=0.0, duration_s=len(pcm) / 32000, decode_ms=0.0)
+        return self.real.transcribe(pcm)  # type: ignore[no-any-return]
+
+    def stream(self) -> _WholeTurnStream:
+        return _WholeTurnStream(self)
+
+
+class _WholeTurnStream:
+    def __init__(self, engine: _DeafToShortTurns) -> None:
+        self.engine = engine
+        self.audio = bytearray()
+
+    def accept(self, pcm: bytes) -> str | None:
+        self.audio += pcm
+        return None
+
+    def finish(self) -> Transcript:
+        return self.engine.transcribe(bytes(self.audio))
+
+
+async def _short_word_then_more(services, voice, pause_s: float, call_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The caller says "No." then, after `pause_s`, the rest; returns the caller texts the session heard."""
+    _, kb_services = services
+    session = VoiceSession(kb_services[0], kb_services[1], options(call_id))
+    host, port = await session.start()
+    peer = ScriptedCaller(codec_for(session.options.codec), (host, port))
+    await peer.start()
+    try:
+        await asyncio.sleep(0.1)
+        session.begin("+15555550105")
+        await peer.wait_agent(0.0, 20.0, 0.4)
+        gap = bytes(int(pause_s * 16000) * 2)
+        pcm = voice.speak("No.").pcm + gap + voice.speak("It still shows a blank page after the export.").pcm
+        end = await peer.say(pcm, 0)
+        await peer.wait_agent(end, 20.0, 0.4)
+        return [r.caller_text for r in session.records if r.caller_text]
+    finally:
+        await session.close()
+        await peer.close()
+
+
+@pytest.mark.parametrize("short_decode_s", [0.0, 0.8])  # decoded before / after the caller goes on
+async def test_a_short_word_that_decodes_to_nothing_is_heard_with_what_follows(world, short_decode_s) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    deaf = _DeafToShortTurns(services.stt, short_decode_s=short_decode_s)
+    wrapped = SpeechServices(deaf, services.tts, services.cache, services.pool)
+    heard = await _short_word_then_more((None, (wrapped, kb)), voice, 0.6, "t-carry")
+    assert len(deaf.decoded) >= 2 and deaf.decoded[0] < deaf.min_bytes  # "No." was a turn of its own
+    assert len(heard) == 1
+    assert heard[0].lower().startswith("no"), heard
+    assert "export" in heard[0].lower()
+
+
+async def test_an_unheard_fragment_is_not_carried_past_a_long_pause(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    deaf = _DeafToShortTurns(services.stt)
+    wrapped = SpeechServices(deaf, services.tts, services.cache, services.pool)
+    heard = await _short_word_then_more((None, (wrapped, kb)), voice, 2.5, "t-no-carry")
+    assert len(heard) == 1
+    assert not heard[0].lower().startswith("no"), heard
+    assert "export" in heard[0].lower()
