@@ -872,3 +872,18 @@ def test_an_email_given_for_the_name_is_kept_and_the_name_asked_for_once_more():
     reply = c.say("Jordan Mills")
     assert c.d.details.name == "Jordan Mills"
     assert "j, underscore, m i l l s" in reply  # straight to the read-back: the email is not asked again
+
+
+def test_a_yes_in_place_of_the_name_is_answered_by_what_it_was():
+    agreeing = Call()
+    agreeing.say("can you integrate with hubspot")
+    reply = agreeing.say("yes please")
+    assert reply.startswith("Sure, I'll make sure of that.") and "first and last name" in reply
+    telling = Call()
+    telling.say("can you integrate with hubspot")
+    reply = telling.say("yes we checked the settings page twice and the option is not there")
+    assert reply.startswith("Thanks, I've added that to your case") and "first and last name" in reply
+    assert "make sure" not in reply
+    assert "first and last name" in telling.say("I mean we already looked everywhere for it")
+    telling.say("it's marcus bell")
+    assert telling.d.details.name == "Marcus Bell"
