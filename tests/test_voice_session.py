@@ -45,6 +45,16 @@ def options(call_id: str, **kw: object) -> VoiceOptions:
     return VoiceOptions(call_id=call_id, turn=TURNS, **kw)  # type: ignore[arg-type]
 
 
+async def _session_and_caller(services, kb, call_id: str) -> tuple[VoiceSession, ScriptedCaller]:  # type: ignore[no-untyped-def]
+    """A started session and a scripted caller that the session has already heard from."""
+    session = VoiceSession(services, kb, options(call_id))
+    host, port = await session.start()
+    peer = ScriptedCaller(codec_for(session.options.codec), (host, port))
+    await peer.start()
+    await asyncio.sleep(0.1)  # the endpoint learns the peer from its first packets
+    return session, peer
+
+
 async def test_kb_question_is_answered_and_hangup_files_one_case(world) -> None:  # type: ignore[no-untyped-def]
     _, kb, services, voice = world
     call = {"caller_number": "+15555550100", "turns": ["How do I download a PDF of my invoice?"]}
@@ -84,12 +94,8 @@ async def test_after_slow_down_the_agent_speaks_the_same_words_slower(world) -> 
 
 async def test_barge_in_stops_output_at_the_next_slot(world) -> None:  # type: ignore[no-untyped-def]
     _, kb, services, voice = world
-    session = VoiceSession(services, kb, options("t-barge"))
-    host, port = await session.start()
-    peer = ScriptedCaller(codec_for(session.options.codec), (host, port))
-    await peer.start()
+    session, peer = await _session_and_caller(services, kb, "t-barge")
     try:
-        await asyncio.sleep(0.1)
         session.begin("+15555550101")
         deadline = time.monotonic() + 5
         while not session.endpoint.is_playing and time.monotonic() < deadline:
@@ -184,15 +190,10 @@ class _WholeTurnStream:
         return self.engine.transcribe(bytes(self.audio))
 
 
-async def _short_word_then_more(services, voice, pause_s: float, call_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+async def _short_word_then_more(services, kb, voice, pause_s: float, call_id: str) -> list[str]:  # type: ignore[no-untyped-def]
     """The caller says "No." then, after `pause_s`, the rest; returns the caller texts the session heard."""
-    _, kb_services = services
-    session = VoiceSession(kb_services[0], kb_services[1], options(call_id))
-    host, port = await session.start()
-    peer = ScriptedCaller(codec_for(session.options.codec), (host, port))
-    await peer.start()
+    session, peer = await _session_and_caller(services, kb, call_id)
     try:
-        await asyncio.sleep(0.1)
         session.begin("+15555550105")
         await peer.wait_agent(0.0, 20.0, 0.4)
         gap = bytes(int(pause_s * 16000) * 2)
@@ -210,7 +211,7 @@ async def test_a_short_word_that_decodes_to_nothing_is_heard_with_what_follows(w
     _, kb, services, voice = world
     deaf = _DeafToShortTurns(services.stt, short_decode_s=short_decode_s)
     wrapped = SpeechServices(deaf, services.tts, services.cache, services.pool)
-    heard = await _short_word_then_more((None, (wrapped, kb)), voice, 0.6, "t-carry")
+    heard = await _short_word_then_more(wrapped, kb, voice, 0.6, "t-carry")
     assert len(deaf.decoded) >= 2 and deaf.decoded[0] < deaf.min_bytes  # "No." was a turn of its own
     assert len(heard) == 1
     assert heard[0].lower().startswith("no"), heard
@@ -221,7 +222,7 @@ async def test_an_unheard_fragment_is_not_carried_past_a_long_pause(world) -> No
     _, kb, services, voice = world
     deaf = _DeafToShortTurns(services.stt)
     wrapped = SpeechServices(deaf, services.tts, services.cache, services.pool)
-    heard = await _short_word_then_more((None, (wrapped, kb)), voice, 2.5, "t-no-carry")
+    heard = await _short_word_then_more(wrapped, kb, voice, 2.5, "t-no-carry")
     assert len(heard) == 1
     assert not heard[0].lower().startswith("no"), heard
     assert "export" in heard[0].lower()
