@@ -6,7 +6,9 @@ and `TurnEnded` events.
 
 Numbers it relies on (DESIGN.md, "Speed"):
 - 300 ms of pre-roll is kept before the first voiced frame so the first word is not clipped
-  (the VAD needs a few frames to become confident; word onsets are quiet).
+  (the VAD needs a few frames to become confident; word onsets are quiet). The frames a turn
+  leaves out after its tail can be the next turn's pre-roll, so a caller who goes on right
+  after a turn ended ("No, ... still blank") loses no audio between the two turns.
 - End of turn after an adaptive silence: `min_end_of_turn_ms` (300 ms) after a short, clear
   utterance ("yes", "no", a number), growing linearly with the voiced length up to
   `end_of_turn_ms` (600 ms) for utterances of `long_turn_ms` and more, where callers pause
@@ -146,8 +148,7 @@ class TurnDetector:
         loud_enough = level >= floor
         events: list[TurnEvent] = []
 
-        if not self._in_turn:
-            self._ring.append((at, frame, prob))
+        self._ring.append((at, frame, prob))  # in a turn too: its trimmed tail may pre-roll the next
 
         was_in_turn = self._in_turn
         if agent_speaking:
@@ -258,14 +259,20 @@ class TurnDetector:
 
     def _close(self, at: float, reason: str) -> TurnEnded:
         audio = bytes(self._audio)
+        kept_until = at + self._frame_s
         if reason == "silence":
             keep_s = self._last_voiced_at + self._frame_s + self.settings.tail_ms / 1000 - self._turn_start
-            keep = int(round(keep_s * 1000 / self.settings.frame_ms)) * FRAME_BYTES
-            audio = audio[: max(keep, 0)]
+            keep = max(int(round(keep_s * 1000 / self.settings.frame_ms)), 0)
+            audio = audio[: keep * FRAME_BYTES]
+            kept_until = self._turn_start + keep * self._frame_s
         event = TurnEnded(at=at, audio=audio, last_voiced_at=self._last_voiced_at, reason=reason)
         self._reset_turn()
         self._run_frames = 0
+        # frames after the kept tail belong to no turn yet: the next turn's pre-roll may take them
+        # (a caller who goes on at once starts a word there, before the VAD is confident)
+        unused = [f for f in self._ring if f[0] >= kept_until - _EPS]
         self._ring.clear()
+        self._ring.extend(unused)
         return event
 
     def _reset_turn(self) -> None:

@@ -259,3 +259,22 @@ def test_real_speech_through_silero_makes_one_turn() -> None:
     speech_s = len(speech) / 32000
     assert ends[-1].last_voiced_at == pytest.approx(0.5 + speech_s, abs=0.3)
     assert subprocess  # espeak-ng ran through EspeakNgTts
+
+
+def test_no_frame_is_lost_between_a_short_turn_and_speech_right_after_it() -> None:
+    tl = Timeline()
+    tl.add(400, 0.0, None)
+    tl.add(300, 0.9)  # "No," (frames 20..34): short and clear, so it ends after 300 ms
+    tl.add(320, 0.0, -40.0)  # the pause: quiet, not silent (frames 35..50)
+    tl.add(1000, 0.9)  # "still blank ..." (frames 51..100)
+    tl.add(1000, 0.0, None)
+    first, second = tl.of(TurnEnded)
+    assert first.at == pytest.approx(0.68 + 0.30)  # ended while the pause still ran
+    # the frames between the first turn's 200 ms tail and the second turn's onset are the second
+    # turn's pre-roll: the two turns together hold every frame from the first pre-roll on
+    start = 20 - 15
+    n_first = len(first.audio) // FRAME
+    n_second_pre = len(second.audio) // FRAME - (101 - 51) - 10  # minus speech and its tail
+    assert first.audio == b"".join(tl.frames[k] for k in range(start, start + n_first))
+    assert second.audio.startswith(b"".join(tl.frames[k] for k in range(start + n_first, 51)))
+    assert n_second_pre == 51 - (start + n_first)
