@@ -280,9 +280,7 @@ class VoiceSession:
         for ev in events:
             if isinstance(ev, SpeechStarted):
                 self._last_activity = time.monotonic()
-                self._stream = None
-                self._stream_fed = 0
-                self._stream_broken = False
+                self._drop_stream()
                 self._turn_onset = ev.at
                 self._prefix = self._take_carry(ev.at)
                 self._maybe_partial()
@@ -343,15 +341,14 @@ class VoiceSession:
         stream = self._stream
         fed = self._stream_fed
         prefix = self._prefix
-        self._stream = None
-        self._stream_fed = 0
-        self._stream_broken = False
+        self._drop_stream()
         self._prefix = b""
+        if fed:  # the stream got the prefix before the turn's audio
+            fed += len(prefix)
         t_stt = time.monotonic()
         try:
             transcript = await asyncio.wait_for(
-                self._transcribe(stream, fed, prefix + ev.audio if prefix else ev.audio, len(prefix)),
-                STT_TIMEOUT_S,
+                self._transcribe(stream, fed, prefix + ev.audio), STT_TIMEOUT_S
             )
         except Exception as exc:  # STT crash or timeout: apologise, escalate, file the case
             log_event(log, "speech-to-text failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
@@ -385,9 +382,7 @@ class VoiceSession:
         if self.turns.in_turn and 0 <= self._turn_onset - ev.last_voiced_at <= CARRY_S:
             # the caller already went on: the running turn restarts its stream with the fragment first
             self._prefix = ev.audio + CARRY_GAP
-            self._stream = None
-            self._stream_fed = 0
-            self._stream_broken = False
+            self._drop_stream()
             self._carry = None
         else:
             self._carry = (ev.audio, ev.last_voiced_at)
@@ -399,12 +394,15 @@ class VoiceSession:
             return b""
         return carry[0] + CARRY_GAP
 
-    async def _transcribe(
-        self, stream: SttStream | None, fed: int, audio: bytes, prefix_len: int = 0
-    ) -> Transcript:
-        """Finish the turn's stream (fed `fed` bytes after a prefix of `prefix_len`), or decode `audio` whole."""
+    def _drop_stream(self) -> None:
+        """Forget the turn's STT stream: the next audio fed starts a new one."""
+        self._stream = None
+        self._stream_fed = 0
+        self._stream_broken = False
+
+    async def _transcribe(self, stream: SttStream | None, fed: int, audio: bytes) -> Transcript:
+        """Finish the stream that was fed the first `fed` bytes of `audio`, or decode `audio` whole."""
         stt = self.services.stt
-        fed += prefix_len if stream is not None and fed > 0 else 0
         if stream is not None and fed > 0:
             tail = audio[fed:] if len(audio) > fed else b""
 

@@ -1001,12 +1001,10 @@ class Dialogue:
         esc = intents.wants_escalation(text)
         if esc is not None:
             self._escalation_kind = esc.reason  # they want a person: no more searching
-        if esc is not None:
+        says_yes = intents.yes_no(text) == "yes"
+        if esc is not None or (says_yes and len(intents.words(text)) <= 3):  # "yes please": pass it on
             return [self._say(at, "sure_noted"), self._say(at, "ask_name")]
-        if intents.yes_no(text) == "yes":
-            if len(intents.words(text)) <= 3:  # "yes please": agreeing to be passed on
-                return [self._say(at, "sure_noted"), self._say(at, "ask_name")]
-            # "Yes the emails match, I checked a few by hand": more about the problem
+        if says_yes:  # "Yes the emails match, I checked a few by hand": more about the problem
             return [self._say(at, "noted_for_team"), self._say(at, "ask_name")]
         return [self._say(at, "ask_name_again")]
 
