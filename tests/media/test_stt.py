@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,11 +24,15 @@ def whisper():
     return make_stt("faster-whisper", "tiny.en", threads=2)
 
 
-@pytest.fixture(scope="module")
-def spoken() -> bytes:
+def make_tts_pcm(text: str) -> bytes:
     from media.tts import make_tts
 
-    pcm = make_tts("piper", strict=True).synthesize(SENTENCE)
+    return make_tts("piper", strict=True).synthesize(text)
+
+
+@pytest.fixture(scope="module")
+def spoken() -> bytes:
+    pcm = make_tts_pcm(SENTENCE)
     return bytes(9600) + pcm + bytes(19200)  # 0.3 s lead-in, 0.6 s silence after (like a turn)
 
 
@@ -188,6 +193,62 @@ def test_beam_width_is_used_by_the_decoder(spoken: bytes) -> None:
     engine._model.model = Spy()  # type: ignore[attr-defined]
     assert "password" in engine.transcribe(spoken).text.lower()
     assert widths and set(widths) == {3}
+
+
+class _EarlyStop:
+    """Wraps a CTranslate2 Whisper model: the first `generate` keeps only the first token of
+    what the model heard, as Whisper does at some offsets of a long turn; later ones are real.
+    Records the encoder input length of every `encode`."""
+
+    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
+        self.model = model
+        self.generated = 0
+        self.encoded_frames: list[int] = []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.model, name)
+
+    def encode(self, features, **kwargs):  # type: ignore[no-untyped-def]
+        self.encoded_frames.append(np.asarray(features).shape[-1])
+        return self.model.encode(features, **kwargs)
+
+    def generate(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.generated += 1
+        (result,) = self.model.generate(*args, **kwargs)
+        if self.generated > 1:
+            return [result]
+        cut = SimpleNamespace(
+            sequences_ids=[result.sequences_ids[0][:1]],
+            scores=result.scores,
+            no_speech_prob=result.no_speech_prob,
+        )
+        return [cut]
+
+
+def test_a_long_turn_cut_short_is_decoded_again_shifted(spoken: bytes) -> None:
+    engine = make_stt("faster-whisper", "tiny.en")
+    spy = _EarlyStop(engine._model.model)  # type: ignore[attr-defined]
+    engine._model.model = spy  # type: ignore[attr-defined]
+    heard = engine.transcribe(spoken).text.lower()
+    assert "password" in heard and "account" in heard
+    assert spy.generated == 2
+    # the second window holds the same audio 100 ms (10 mel frames) later
+    assert spy.encoded_frames[1] - spy.encoded_frames[0] == 10
+
+
+def test_ordinary_and_short_turns_are_decoded_once(spoken: bytes) -> None:
+    engine = make_stt("faster-whisper", "tiny.en")
+    model = engine._model.model  # type: ignore[attr-defined]
+    spy = _EarlyStop(model)
+    spy.generated = 1  # every generate is real
+    engine._model.model = spy  # type: ignore[attr-defined]
+    assert "password" in engine.transcribe(spoken).text.lower()
+    assert spy.generated == 2  # one decode
+    # a short word cut to one word is not retried: under 3 s of audio
+    spy.generated = 0
+    no = make_tts_pcm("No.")
+    engine.transcribe(bytes(9600) + no + bytes(19200))
+    assert spy.generated == 1
 
 
 def test_wer_normalisation() -> None:
