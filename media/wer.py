@@ -14,7 +14,8 @@ Normalisation (both sides alike), as Whisper's own English normaliser does for s
 - colloquial or British spellings written one way ("wanna" -> "want to", "ok" -> "okay",
   "cancelling" -> "canceling");
 - email addresses and domains written out the way they are said ("a.khan@x.org" -> "a dot
-  khan at x dot org"), spelled letter runs joined ("s s o" -> "sso");
+  khan at x dot org"), spelled letter runs joined ("s s o" -> "sso"), also where Whisper
+  hyphenates them inside an address ("p-r-a-m-a-n-oakridge.com": no "dash" was said);
 - a word pair written together on the other side merged ("in voices" / "invoices"): the dev
   transcripts are written to look like speech-to-text output, and a correct "invoices" is not
   an error.
@@ -143,11 +144,17 @@ _WORD_DOT = re.compile(
 _SPOKEN_SYMBOLS = {"@": " at ", ".": " dot ", "-": " dash ", "_": " underscore "}
 
 
+# Whisper writes spelled letters with hyphens ("H-O-N-S-E-N"); two or more in a row are a
+# spelling, not a hyphen the caller said ("p-r-a-m-a-n-oakridge.com")
+_SPELLED_HYPHENS = re.compile(r"\b(?:[a-z0-9]-){2,}")
+
+
 def _spoken_address(match: re.Match[str]) -> str:
     """An email address or domain written out ("t.okafor@greenleaf-supply.com") in the words a
     caller says for it ("t dot okafor at greenleaf dash supply dot com")."""
     word = match.group(0).rstrip(".,;:!?")
     tail = match.group(0)[len(word) :]
+    word = _SPELLED_HYPHENS.sub(lambda m: m.group(0).replace("-", " "), word)
     return "".join(_SPOKEN_SYMBOLS.get(ch, ch) for ch in word) + tail
 
 

@@ -279,6 +279,9 @@ def test_wer_normalisation() -> None:
     # an address written out is the words the caller said for it
     assert wer("t okafor at greenleaf dash supply dot com", "t okafor at greenleaf-supply.com") == 0.0
     assert wer("lucia dot fernandez at brightwater dot i o", "Lucia.fernandez@brightwater.io.") == 0.0
+    # letters Whisper hyphenates while spelling are no "dash" the caller said; one hyphen is
+    assert normalize_words("P-R-A-M-A-N-oakridge.com") == ["praman", "oakridge", "dot", "com"]
+    assert normalize_words("x-ray.com") == ["x", "dash", "ray", "dot", "com"]
     assert wer("j underscore mills", "j_mills") == 0.0
     assert "dot" not in normalize_words("U.S. e.g. 99.9")  # not addresses
     assert corpus_wer([("red green blue gray", "red green blue gray"), ("one cat", "cat")]) == pytest.approx(
