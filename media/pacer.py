@@ -6,7 +6,9 @@ scheduler's overshoot on every packet (about 0.1-1 ms each, i.e. seconds per hou
 end's jitter buffer then under-runs. So slot n is due at t0 + n * 20 ms on the monotonic
 clock and each wait is computed from that, which cancels drift. When the loop was starved
 (a long GC pause, a blocked event loop) it sends at most `max_burst` overdue slots at once and
-skips older ones, re-aligning with wall time rather than flooding the far end.
+skips older ones, re-aligning with wall time rather than flooding the far end. A talk spurt
+may start before its slot is due (`PlayoutClock.advance`); the slots after it keep 20 ms from
+there.
 """
 
 from __future__ import annotations
@@ -47,11 +49,13 @@ class PlayoutClock:
         self.t0: float | None = None
         self.next_slot = 0
         self.skipped = 0
+        self.moved_s = 0.0  # how much earlier `advance` has moved the slots, in all
 
     def start(self, now: float) -> None:
         self.t0 = now
         self.next_slot = 0
         self.skipped = 0
+        self.moved_s = 0.0
 
     def due_at(self, slot: int) -> float:
         if self.t0 is None:
@@ -74,6 +78,20 @@ class PlayoutClock:
         self.skipped += first - self.next_slot
         self.next_slot = current + 1
         return [Tick(slot, self.due_at(slot), now) for slot in range(first, current + 1)]
+
+    def advance(self, now: float) -> Tick:
+        """Take the next slot now, before it is due, and count the following slots from here.
+
+        For the first packet of a talk spurt: the agent's reply need not wait up to 20 ms for
+        the slot after the comfort noise. The clock then runs `moved_s` ahead of slot index *
+        period; the sender takes that off its timestamps so they keep following real time."""
+        slot = self.next_slot
+        early = max(0.0, self.due_at(slot) - now)
+        if self.t0 is not None:
+            self.t0 -= early
+        self.moved_s += early
+        self.next_slot = slot + 1
+        return Tick(slot, now, now)
 
 
 class Pacer:

@@ -19,7 +19,11 @@ Facts and rules this module relies on:
 - Outgoing: slot n of the pacer is sent at t0 + n*20 ms; its RTP timestamp is
   ts0 + n * wire samples per frame (continuous through comfort noise and through slots the
   pacer had to skip), the sequence number goes up by one per packet sent, the marker bit is set
-  on the first packet of each talk spurt. When no agent audio is queued a comfort frame goes
+  on the first packet of each talk spurt. A talk spurt's first packet goes out as soon as its
+  audio is queued, not at the next slot: replies start up to 20 ms sooner, and the slots after
+  it keep 20 ms from there. The marker bit tells the far end's jitter buffer to re-align at
+  that packet; its timestamp follows real time (it advances less than a frame from the comfort
+  packet before it), so timestamps never run ahead of the clock over a long call. When no agent audio is queued a comfort frame goes
   out (low-level noise, or digital silence with comfort_noise=False) so carriers do not hang
   up on RTP inactivity.
 - Playout events: every play() call ends in exactly one "finished" (its last frame was sent)
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import secrets
 import time
@@ -51,6 +56,7 @@ from media.rtp import RtpError, RtpPacket, build_rtp, parse_rtp
 logger = logging.getLogger(__name__)
 
 LATE_FRAME_S = 0.005
+SPURT_MIN_EARLY_S = 0.002  # a reply's first frame goes out at once when its slot is further off
 COMFORT_NOISE_RMS = 4.0  # about -78 dBFS: inaudible, but not digital silence
 
 
@@ -205,9 +211,25 @@ class RtpEndpoint:
             )
         utterance = next(self._utterance_ids)
         last = len(frames) - 1
+        starts_spurt = not self._queue and not self._talking
         self._queue.extend(
             _OutFrame(frame, tag, utterance, i == 0, i == last) for i, frame in enumerate(frames)
         )
+        if starts_spurt:
+            with contextlib.suppress(RuntimeError):  # no event loop: no pacer running either
+                asyncio.get_running_loop().call_soon(self._start_spurt)
+
+    def _start_spurt(self) -> None:
+        """Send a new reply's first frame now rather than at the next slot (up to 20 ms later)."""
+        clock = self._pacer.clock
+        if (
+            not self._pacer.running
+            or not self._queue
+            or self._talking
+            or clock.next_due_at - time.monotonic() < SPURT_MIN_EARLY_S
+        ):
+            return
+        self._send_slot(clock.advance(time.monotonic()))
 
     def flush(self) -> int:
         """Barge-in: drop everything queued; the next packet out is comfort noise."""
@@ -259,7 +281,8 @@ class RtpEndpoint:
             self._talking = False
             self.stats.comfort_frames += 1
         payload = self.codec.encode(pcm)
-        timestamp = (self._timestamp0 + tick.slot * self.codec.frame_wire_samples) & 0xFFFFFFFF
+        moved = round(self._pacer.clock.moved_s * self.codec.frame_wire_samples * 1000 / FRAME_MS)
+        timestamp = (self._timestamp0 + tick.slot * self.codec.frame_wire_samples - moved) & 0xFFFFFFFF
         data = build_rtp(
             RtpPacket(self.codec.payload_type, self._sequence, timestamp, self.ssrc, payload, marker)
         )

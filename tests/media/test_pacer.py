@@ -42,6 +42,19 @@ def test_short_stall_catches_up_in_a_burst_long_stall_skips():
     assert clock.next_due_at == pytest.approx(0.22)
 
 
+def test_a_slot_taken_early_moves_the_later_slots_with_it():
+    clock = PlayoutClock(0.02)
+    clock.start(100.0)
+    assert [t.slot for t in clock.due(100.0)] == [0]
+    tick = clock.advance(100.005)  # slot 1 was due at 100.02
+    assert (tick.slot, tick.due_at) == (1, 100.005)
+    assert clock.moved_s == pytest.approx(0.015)
+    assert clock.due(100.02) == []  # the pacer waking at slot 1's old time sends nothing
+    assert [t.slot for t in clock.due(100.025)] == [2]  # 20 ms after the early one
+    clock.advance(100.045)  # already due: nothing moves
+    assert clock.moved_s == pytest.approx(0.015)
+
+
 def test_clock_must_be_started():
     with pytest.raises(RuntimeError):
         PlayoutClock().due(1.0)

@@ -215,9 +215,11 @@ async def test_outgoing_packets_are_paced_numbered_and_carry_the_audio(peer):
     assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
     stamps = [p.timestamp for p in packets]
     steps = [(b - a) & 0xFFFFFFFF for a, b in zip(stamps, stamps[1:], strict=False)]
-    assert all(step % 320 == 0 and step > 0 for step in steps)
-    assert {p.ssrc for p in packets} == {endpoint.ssrc}
     audio = [i for i, p in enumerate(packets) if p.payload != bytes(640)]
+    # one frame per step, except into the reply's first packet, sent before its slot was due
+    assert all(step % 320 == 0 and step > 0 for i, step in enumerate(steps, 1) if i != audio[0])
+    assert 0 <= steps[audio[0] - 1] <= 320
+    assert {p.ssrc for p in packets} == {endpoint.ssrc}
     assert len(audio) == 11 and audio == list(range(audio[0], audio[0] + 11))
     sent = b"".join(np.frombuffer(packets[i].payload, dtype=">i2").astype("<i2").tobytes() for i in audio)
     assert sent[: len(speech.tobytes())] == speech.tobytes()
@@ -228,6 +230,43 @@ async def test_outgoing_packets_are_paced_numbered_and_carry_the_audio(peer):
     assert 0.12 < events[1].at - events[0].at < 2.0  # 11 frames paced, not sent in one burst
     assert not endpoint.is_playing
     assert endpoint.stats.comfort_frames == len(packets) - 11
+
+
+async def test_a_reply_starts_at_once_and_timestamps_keep_to_real_time(peer):
+    """A reply queued between two slots goes out at once, not up to 20 ms later; the packets
+    after it keep 20 ms, and over several replies the timestamps follow the wall clock."""
+    events = []
+    endpoint = RtpEndpoint(
+        codec_for("slin16"), remote=peer.address, comfort_noise=False, on_playout=events.append
+    )
+    await endpoint.start()
+    queued_at = []
+    try:
+        await wait_for(lambda: len(peer.received) >= 3)
+        for i in range(5):
+            seen = len(peer.received)
+            await wait_for(lambda seen=seen: len(peer.received) > seen)  # a slot was just sent
+            await asyncio.sleep(0.006)  # the next one is ~14 ms off
+            queued_at.append(time.monotonic())
+            endpoint.play(tone(500, 320 * 3).tobytes(), tag=f"reply-{i}")
+            await wait_for(lambda i=i: any(e.kind == "finished" and e.tag == f"reply-{i}" for e in events))
+            await asyncio.sleep(0.05)
+    finally:
+        await endpoint.close()
+    started = [e.at for e in events if e.kind == "started"]
+    assert len(started) == 5
+    assert all(s - q < 0.008 for s, q in zip(started, queued_at, strict=True))  # not at the next slot
+    packets = peer.packets()
+    arrivals = [t for t, _ in peer.received]
+    firsts = [i for i, p in enumerate(packets) if p.marker]
+    for i in firsts:  # the reply's next packets come 20 ms apart, from its first
+        assert 0.012 < arrivals[i + 1] - arrivals[i] < 0.03
+    # timestamp against arrival: no drift ahead of real time, whatever the five early starts
+    offsets = [
+        (p.timestamp - packets[0].timestamp) / 16000 - (t - arrivals[0])
+        for p, t in zip(packets, arrivals, strict=True)
+    ]
+    assert max(offsets) - min(offsets) < 0.02
 
 
 async def test_flush_stops_the_audio_within_one_frame(peer):
