@@ -93,6 +93,8 @@ def compose_case(d: Dialogue, at: float) -> CaseDraft:
     tags: list[str] = ["phone", f"ai-{outcome}"]
     if outcome == "resolved" and d.resolved_unconfirmed:
         tags.append("unconfirmed")
+    if outcome == "resolved" and d.solved_by_caller:
+        tags.append("caller-solved")
     articles: list[tuple[int, str]] = []
     for topic in d.topics:
         if topic.article_id is not None:
@@ -134,7 +136,12 @@ def compose_case(d: Dialogue, at: float) -> CaseDraft:
     if d.escalated:
         summary_lines.append(f"Escalated: {reason}.")
 
-    if outcome == "resolved":
+    if outcome == "resolved" and d.solved_by_caller and not articles:
+        notes = (
+            "The knowledge base had no answer; while the details were being taken for the team, "
+            "the caller said they had solved it themselves."
+        )
+    elif outcome == "resolved":
         used = ", ".join(f'#{a} "{t}"' for a, t in articles) or "the knowledge base"
         notes = f"Resolved by the AI phone agent using {used}; " + (
             "the caller was following the answer when the call ended and did not say whether it worked."

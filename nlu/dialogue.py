@@ -180,6 +180,7 @@ class Dialogue:
         self.urgent = False
         self.case_filed = False
         self.resolved_unconfirmed = False  # resolved without the caller saying so (see _file)
+        self.solved_by_caller = False  # after a no-answer escalation the caller solved it themselves
         self.ended = False
         self.started_at = 0.0
         self.last_at = 0.0
@@ -894,18 +895,25 @@ class Dialogue:
 
     def _taken_back(self, at: float, text: str) -> list[DialogueAction]:
         """ "Wait, actually yes it did, I found it", said while the details are being taken after
-        a bare "no" to "Does that solve your issue?": the topic is resolved after all."""
+        a bare "no" to "Does that solve your issue?": the topic is resolved after all. After a
+        no-answer escalation only a plain report that the caller solved it themselves counts
+        ("found it, turned it on, that's it"): a "thanks" there is for passing it on."""
         topic = self.topic
+        if self._escalation_kind == "no-answer" and topic is not None and topic.article_id is None:
+            solved = bool(_SOLVED_BY_CALLER.search(text)) and not _STILL_WRONG.search(text)
+        elif self._escalation_kind == "not-helped" and topic is not None and topic.article_id is not None:
+            solved = intents.sounds_solved(text) or bool(_TAKES_BACK.search(text))
+        else:
+            return []
         if (
-            self._escalation_kind != "not-helped"
-            or topic is None
-            or topic.article_id is None
+            not solved
             or self._email_purpose == "wrapup"
-            or not (intents.sounds_solved(text) or _TAKES_BACK.search(text))
             or intents.looks_like_question(text)
             or intents.sounds_not_helped(text)
         ):
             return []
+        if topic.article_id is None:
+            self.solved_by_caller = True
         self.escalated = False
         self.escalation_reason = ""
         self._escalation_kind = ""
@@ -1004,7 +1012,7 @@ class Dialogue:
         says_yes = intents.yes_no(text) == "yes"
         if esc is not None or (says_yes and len(intents.words(text)) <= 3):  # "yes please": pass it on
             return [self._say(at, "sure_noted"), self._say(at, "ask_name")]
-        if says_yes:  # "Yes the emails match, I checked a few by hand": more about the problem
+        if says_yes or _tells_more(text):  # "Yes the emails match, I checked a few by hand"
             return [self._say(at, "noted_for_team"), self._say(at, "ask_name")]
         return [self._say(at, "ask_name_again")]
 
@@ -1265,6 +1273,15 @@ def _narrates(topic: _TopicState, text: str) -> bool:
     return len(content & said) >= 0.6 * len(content)
 
 
+_NAME_TALK = re.compile(r"(?i)\b(?:name|spell(?:ed|t|s|ing)?|surname|called)\b")
+
+
+def _tells_more(text: str) -> bool:
+    """Asked for a name, the caller says more about the problem ("I usually have it open on my
+    work computer all day"): several content words and no attempt at a name."""
+    return intents.substance(text) >= 3 and not _NAME_TALK.search(text)
+
+
 def _norm_fact(text: str) -> str:
     return " ".join(intents.words(text))[:200]
 
@@ -1303,6 +1320,14 @@ def _sounds_urgent(text: str) -> bool:
 _TAKES_BACK = re.compile(
     r"(?i)\b(?:yes|yeah|actually|oh) it did\b|\bit did (?:work|help|actually)\b|\bfound it\b"
 )
+# the caller solved it while their details were being taken for the team ("found it, turned it
+# on", "never mind, I figured it out", "it's working now")
+_SOLVED_BY_CALLER = re.compile(
+    r"(?i)\b(?:found it(?! (?:odd|strange|weird|hard|difficult|confusing|annoying|funny))|figured it out|"
+    r"sorted it(?: out)?|fixed it|got it working|(?:it's|it is|that's|that is) (?:working|fixed|sorted) now|"
+    r"(?:it|that) (?:works|worked) now|works now|working now)\b"
+)
+_STILL_WRONG = re.compile(r"(?i)\b(?:still|not|no longer|but)\b|n't\b")
 _JUST_WHAT = re.compile(r"(?i)(?:what|sorry|huh|eh|excuse me)\W*")
 _EMAIL_OFFERED = re.compile(
     r"(?i)\b(?:my|our) (?:work |business |company )?e-?mail(?: address)?(?: is|'s)\s+|"

@@ -887,3 +887,41 @@ def test_a_yes_in_place_of_the_name_is_answered_by_what_it_was():
     assert "first and last name" in telling.say("I mean we already looked everywhere for it")
     telling.say("it's marcus bell")
     assert telling.d.details.name == "Marcus Bell"
+
+
+def test_more_about_the_problem_in_place_of_the_name_is_acknowledged():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    reply = c.say("we usually keep the contacts open on the work computer all day")
+    assert reply.startswith("Thanks, I've added that to your case") and "first and last name" in reply
+    # a failed try at a name is not taken as more about the problem
+    assert c.say("my name is, um, spelled with a k").startswith("Sorry, I didn't catch your name")
+
+
+def test_a_caller_who_solves_it_while_the_details_are_taken_ends_resolved():
+    c = Call()
+    c.say("my phone app only buzzes sometimes, never at my desk")
+    assert c.d.escalated
+    reply = c.say("Oh wait, found it, turned it on. That's it, thanks.")
+    assert reply == "Great! Is there anything else I can help you with?"
+    assert not c.d.escalated
+    c.say("no that's all")
+    case = c.d.current_case()
+    assert case.outcome == "resolved" and "caller-solved" in case.tags
+    assert "solved it themselves" in case.resolution_notes
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "okay thanks",  # thanks for passing it on
+        "I found it odd that it only happens at work",
+        "I thought I fixed it but it still does not buzz",
+        "did you find it?",
+    ],
+)
+def test_no_self_solved_reading_of_other_turns_after_a_no_answer(said: str):
+    c = Call()
+    c.say("my phone app only buzzes sometimes, never at my desk")
+    c.say(said)
+    assert c.d.escalated
