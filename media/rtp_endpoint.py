@@ -224,6 +224,8 @@ class RtpEndpoint:
         clock = self._pacer.clock
         if (
             not self._pacer.running
+            or self._transport is None
+            or self.remote_address is None  # nothing goes out until the peer is known
             or not self._queue
             or self._talking
             or clock.next_due_at - time.monotonic() < SPURT_MIN_EARLY_S
