@@ -16,16 +16,16 @@ Facts and rules this module relies on:
   (oversize), not RTP (malformed), payload type other than the codec's (wrong payload; this
   also drops RTCP multiplexed on the port and RFC 4733 DTMF events), foreign SSRC. A payload
   the codec cannot hold (odd-length slin16) counts as malformed.
-- Outgoing: slot n of the pacer is sent at t0 + n*20 ms; its RTP timestamp is
-  ts0 + n * wire samples per frame (continuous through comfort noise and through slots the
-  pacer had to skip), the sequence number goes up by one per packet sent, the marker bit is set
-  on the first packet of each talk spurt. A talk spurt's first packet goes out as soon as its
-  audio is queued, not at the next slot: replies start up to 20 ms sooner, and the slots after
-  it keep 20 ms from there. The marker bit tells the far end's jitter buffer to re-align at
-  that packet; its timestamp follows real time (it advances less than a frame from the comfort
-  packet before it), so timestamps never run ahead of the clock over a long call. When no agent audio is queued a comfort frame goes
-  out (low-level noise, or digital silence with comfort_noise=False) so carriers do not hang
-  up on RTP inactivity.
+- Outgoing: slot n of the pacer is sent at t0 + n*20 ms; the sequence number goes up by one
+  per packet sent, and the marker bit is set on the first packet of each talk spurt. That
+  packet goes out as soon as its audio is queued, not at the next slot (a reply starts up to
+  20 ms sooner), and the slots after it keep 20 ms from there. The RTP timestamp is
+  ts0 + n * wire samples per frame, less the time the early starts have moved the clock: it
+  follows real time through comfort noise, through slots the pacer had to skip and across talk
+  spurts (a spurt's first packet advances less than a frame from the packet before it, and the
+  marker bit lets the far end's jitter buffer re-align there). When no agent audio is queued
+  a comfort frame goes out (low-level noise, or digital silence with comfort_noise=False) so
+  carriers do not hang up on RTP inactivity.
 - Playout events: every play() call ends in exactly one "finished" (its last frame was sent)
   or "flushed" (flush() or close() dropped it); "started" fires when its first frame is sent.
 - Memory is bounded: the outgoing queue holds at most `max_queue_s` (300 s), play() beyond
