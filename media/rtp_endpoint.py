@@ -222,16 +222,17 @@ class RtpEndpoint:
     def _start_spurt(self) -> None:
         """Send a new reply's first frame now rather than at the next slot (up to 20 ms later)."""
         clock = self._pacer.clock
+        now = time.monotonic()
         if (
             not self._pacer.running
             or self._transport is None
             or self.remote_address is None  # nothing goes out until the peer is known
             or not self._queue
             or self._talking
-            or clock.next_due_at - time.monotonic() < SPURT_MIN_EARLY_S
+            or clock.next_due_at - now < SPURT_MIN_EARLY_S
         ):
             return
-        self._send_slot(clock.advance(time.monotonic()))
+        self._send_slot(clock.advance(now))
 
     def flush(self) -> int:
         """Barge-in: drop everything queued; the next packet out is comfort noise."""

@@ -231,15 +231,16 @@ class FasterWhisperStt:
 
     def _decode_window(self, samples: np.ndarray) -> Decoded:
         first = self._generate(samples)
+        first_words = _word_count(first.text)
         duration = samples.size / SAMPLE_RATE
-        if duration < RETRY_MIN_S or _word_count(first.text) >= duration / RETRY_S_PER_WORD:
+        if duration < RETRY_MIN_S or first_words >= duration / RETRY_S_PER_WORD:
             return first
         shifted = np.concatenate([np.zeros(int(RETRY_SHIFT_S * SAMPLE_RATE), dtype=np.float32), samples])
         second = self._generate(shifted)
         logger.debug(
             "Whisper stopped early (%r in %.1f s); shifted decode gave %r", first.text, duration, second.text
         )
-        return second if _word_count(second.text) > _word_count(first.text) else first
+        return second if _word_count(second.text) > first_words else first
 
     def _generate(self, samples: np.ndarray) -> Decoded:
         import ctranslate2
