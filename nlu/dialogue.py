@@ -523,6 +523,18 @@ class Dialogue:
         for w, idx in ordinals.items():
             if w in ws and w != "one" and idx < len(self._clarify):
                 return self._clarify[idx].article_id
+        ids = {h.article_id for h in self._clarify}
+        if not closing and intents.substance(text) >= 3:
+            # a reply that describes the problem ("I'll do it on the security page with a code from
+            # the old phone") picks the option it alone is clearly about, whatever words it shares
+            # with the other option's title ("reset it")
+            described = self.kb.decide(text)
+            if (
+                described.decision == "answer"
+                and described.best is not None
+                and described.best.article_id in ids
+            ):
+                return described.best.article_id
         scores: list[tuple[float, int]] = []
         common = _COMMON_WORDS
         titles = {h.article_id: set(intents.words(h.title)) - common for h in self._clarify}
@@ -546,7 +558,6 @@ class Dialogue:
         topic = self.topic
         joined = f"{topic.question if topic else ''} {text}"
         result = self.kb.decide(joined)
-        ids = {h.article_id for h in self._clarify}
         if result.best is not None and result.best.article_id in ids and result.decision != "escalate":
             own_words = ws - {"the", "a", "an", "my", "your", "it", "is", "yes", "yeah", "no", "um", "uh"}
             if own_words:

@@ -201,6 +201,14 @@ def test_clarify_between_close_articles():
     assert "Send reset link" in reply
 
 
+def test_a_reply_that_describes_one_option_picks_it_over_shared_words():
+    # "login" is a tag of the first option only; what the caller describes is the second
+    c = Call()
+    c.say("which password reset do I need")
+    reply = c.say("my colleague got locked out and needs a new login password")
+    assert "Send reset link" in reply
+
+
 def test_no_answer_escalates_and_captures_name_and_email():
     c = Call()
     reply = c.say("can you integrate with hubspot")
