@@ -200,6 +200,7 @@ class Dialogue:
         self._email_purpose = "escalation"
         self._escalation_kind = ""  # reason code of the first escalation ("no-answer", "person", ...)
         self._ruled_out: set[int] = set()  # clarify options the caller said neither of
+        self._leaving_asked = False  # asked once more for a detail after the caller said goodbye
 
     # ------------------------------------------------------------------ public
     @property
@@ -302,6 +303,13 @@ class Dialogue:
             if self.state in ("question", "anything_else"):
                 return [self._say(at, "not_caught_question")]
             return [self._say(at, "not_caught")]
+
+        if (
+            self.state in _DETAIL_STATES
+            and (intents.leaving(text) or (self._leaving_asked and intents.yes_no(text) == "no"))
+            and not self._gives_detail(text)
+        ):
+            return self._caller_leaving(at)
 
         handler = {
             "question": self._in_question,
@@ -1140,6 +1148,29 @@ class Dialogue:
             return self._reask(at)
         return [self._say(at, "confirm_yes_no")]
 
+    def _gives_detail(self, text: str) -> bool:
+        """Whether `text` holds what the current detail step asks for ("Jane Doe, bye")."""
+        if self.state == "name":
+            return bool(name_from_reply(intents.without_leaving(text))) or parse_spoken_email(text).valid
+        if self.state == "email":
+            return parse_spoken_email(text).valid
+        if self.state == "phone":
+            return bool(parse_spoken_phone(text))
+        return intents.yes_no(text) is not None  # a read-back being confirmed or denied
+
+    def _caller_leaving(self, at: float) -> list[DialogueAction]:
+        """The caller says goodbye while a detail is being taken. For a case being passed on, the
+        missing detail is asked for once more, saying why; otherwise, or the second time, the call
+        ends with what was captured (an address not yet confirmed is kept, flagged)."""
+        d = self.details
+        ask = {"name": "ask_name", "email": "ask_email", "phone": "ask_phone"}.get(self.state)
+        if self.escalated and ask is not None and not self._leaving_asked:
+            self._leaving_asked = True
+            return [self._say(at, "before_you_go"), self._say(at, ask)]
+        if d.email and not d.email_confirmed:
+            d.email_uncertain = True
+        return self._goodbye(at)
+
     # ------------------------------------------------------------------ endings
     def _wrap_up(self, at: float) -> list[DialogueAction]:
         """Nothing else: make sure the email is captured and confirmed, then thank and end."""
@@ -1284,6 +1315,7 @@ def _narrates(topic: _TopicState, text: str) -> bool:
     return len(content & said) >= 0.6 * len(content)
 
 
+_DETAIL_STATES = ("name", "email", "confirm_email", "phone", "confirm_phone", "confirm_known")
 _NAME_TALK = re.compile(r"(?i)\b(?:name|spell(?:ed|t|s|ing)?|surname|called)\b")
 
 

@@ -908,6 +908,29 @@ def nothing_else(text: str) -> bool:
     return bool(ws) and ws[0] in {"no", "nope", "nah"} and len(ws) <= 4 and not _looks_like_question(text)
 
 
+# the caller is about to hang up: "I have to go", "gotta run", "I'll call back later"
+_GOING = re.compile(
+    r" (?:(?:i|we)(?:'ve| have)? (?:got|have|need) to|(?:i|we) (?:gotta|must)|gotta) (?:go|run|head off|hop off)(?= )(?! (?:to|into|in|through|over|and|back|check|look|find|see|get) )"
+    r"| (?:i|we)(?:'ll| will) (?:call|ring|phone) (?:you )?back(?= )"
+    r"| (?:i|we)(?:'ll| will) (?:call|ring|try)(?: you| it)?(?: again)? (?:later|another day|another time|tomorrow)(?= )"
+)
+
+
+def leaving(text: str) -> bool:
+    """The caller is ending the call: a goodbye ("bye", "talk later"), "I have to go", "I'll call
+    back later"; not a question ("can I call back later?")."""
+    n = norm(text)
+    return (_has(n, _BYE) or _GOING.search(n) is not None) and not _looks_like_question(text)
+
+
+def without_leaving(text: str) -> str:
+    """The words of `text` without its goodbye phrases ("gotta run, talk later" -> "")."""
+    n = _GOING.sub(" ", norm(text))
+    for phrase in sorted(_BYE, key=len, reverse=True):
+        n = n.replace(f" {phrase} ", " ")
+    return n.strip()
+
+
 def topic_change_marker(text: str) -> bool:
     return _has(norm(text), _TOPIC_CHANGE)
 

@@ -34,6 +34,7 @@ PROMPTS: dict[str, str] = {
     "ask_phone_again": "Sorry, I didn't get that number. Could you say it again, digit by digit?",
     "read_back_intro": "Let me read that back.",
     "details_done": "Thank you. I've passed this on, and our team will follow up shortly.",
+    "before_you_go": "Just one thing before you go, so that our team can follow up with you.",
     "sure_noted": "Sure, I'll make sure of that.",
     "back_to_case": "Now, back to the case for our team.",
     "thanks_short": "Thanks.",

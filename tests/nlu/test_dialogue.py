@@ -227,6 +227,51 @@ def test_no_answer_escalates_and_captures_name_and_email():
     assert "ai-escalated" in case.tags
 
 
+def test_a_caller_saying_goodbye_before_the_details_is_asked_once_more_then_let_go():
+    c = Call(agent_extension="100")
+    c.say("can you integrate with hubspot")
+    reply = c.say("ok thanks, I'll call back later, bye")
+    assert reply == (
+        "Just one thing before you go, so that our team can follow up with you. "
+        "May I have your first and last name, please?"
+    )
+    assert not c.cases
+    assert c.say("no, bye").endswith("Our team will follow up with you shortly. Goodbye!")
+    (case,) = c.cases
+    assert case.outcome == "escalated" and case.caller_name == ""
+    assert any(isinstance(a, HangUp) for a in c.actions)
+    assert not any(isinstance(a, Transfer) for a in c.actions)  # they have gone: nobody to transfer
+
+
+def test_a_name_said_with_goodbye_is_taken_and_goodbye_words_are_no_name():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    assert "before you go" in c.say("gotta run, talk later")  # not a caller named "Gotta Run"
+    assert "email" in c.say("it's Jane Doe, bye")
+    assert c.d.details.name == "Jane Doe"
+
+
+def test_goodbye_at_the_read_back_keeps_the_address_flagged():
+    c = Call()
+    c.say("can you integrate with hubspot")
+    c.say("Jane Doe")
+    c.say("jane at acme dot com")
+    assert c.say("sorry, I have to go").endswith("Goodbye!")
+    (case,) = c.cases
+    assert case.caller_email == "jane@acme.com" and not case.email_confirmed
+    assert "email-unconfirmed" in case.tags
+
+
+def test_goodbye_when_asked_for_an_address_for_the_record_ends_the_resolved_call():
+    c = Call()
+    c.say("I forgot my password")
+    c.say("yes that worked thanks")
+    assert "email address for the record" in c.say("no that's all")
+    assert c.say("sorry gotta run, bye") == "Thank you for calling Northwind Desk. Have a great day. Goodbye!"
+    (case,) = c.cases
+    assert case.outcome == "resolved" and case.caller_email == ""
+
+
 def test_escalation_with_agent_extension_files_case_before_transfer():
     c = Call(agent_extension="100")
     c.say("I want to talk to a real person please")

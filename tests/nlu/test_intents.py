@@ -289,3 +289,33 @@ def test_found_it_is_progress():
     assert intents.found_it("settings billing invoices. yep there it is")
     assert intents.found_it("okay found it")
     assert not intents.found_it("where is it")
+
+
+@pytest.mark.parametrize(
+    "text, rest",
+    [
+        ("ok thanks, bye", "ok thanks"),
+        ("sorry I need to go, my boss is calling", "sorry my boss is calling"),
+        ("never mind, I'll call back later", "never mind later"),
+        ("gotta run, talk later", ""),
+        ("I'll try again tomorrow", ""),
+        ("Jane Doe, bye", "jane doe"),
+    ],
+)
+def test_a_caller_leaving(text: str, rest: str) -> None:
+    assert intents.leaving(text)
+    assert " ".join(intents.without_leaving(text).split()) == rest
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I call back later?",
+        "I need to go to the settings page",
+        "I have to go and check with my boss",
+        "Jane Doe",
+        "we called back twice already",
+    ],
+)
+def test_not_leaving(text: str) -> None:
+    assert not intents.leaving(text)
