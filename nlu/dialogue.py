@@ -1037,9 +1037,10 @@ class Dialogue:
 
     def _in_email(self, at: float, text: str) -> list[DialogueAction]:
         d = self.details
-        if not d.name:
-            name = name_from_reply(text) if not _mentions_email(text) else None
-            if name and len(intents.words(text)) <= 4:
+        if not _mentions_email(text):
+            name = name_from_reply(text)
+            # the name, late ("It's Rebecca Stone."), or again: heard, not a failed address
+            if name and len(intents.words(text)) <= 4 and d.name in ("", name):
                 d.name = name
                 return [
                     self._say(at, "thanks_short"),
@@ -1410,7 +1411,11 @@ def _mentions_email(text: str) -> bool:
 
 
 def _refuses(text: str) -> bool:
+    """The caller declines to give the detail asked for ("I'd rather not say"); "I'd rather talk
+    to someone" asks for a person instead and is not a refusal."""
     n = intents.norm(text)
+    if " i'd rather " in n and " rather not " not in n and intents.wants_escalation(text) is not None:
+        return False
     return any(
         p in n
         for p in (

@@ -272,6 +272,29 @@ def test_goodbye_when_asked_for_an_address_for_the_record_ends_the_resolved_call
     assert case.outcome == "resolved" and case.caller_email == ""
 
 
+def test_rather_talking_to_someone_is_no_refusal_to_give_a_name():
+    c = Call()
+    c.say("I need to talk to a person about our account please")
+    reply = c.say("No I don't want to go through it with you, I'd rather talk to someone.")
+    assert reply == "Sure, I'll make sure of that. May I have your first and last name, please?"
+    assert "email" in c.say("It's Rebecca Stone.")
+    assert c.d.details.name == "Rebecca Stone"
+
+
+def test_rather_not_saying_skips_the_name():
+    c = Call()
+    c.say("I need to talk to a person about our account please")
+    assert c.say("I'd rather not say") == "And what's the best email address to reach you?"
+
+
+def test_a_name_given_late_at_the_address_question_is_thanked_for():
+    c = Call()
+    c.say("I need to talk to a person about our account please")
+    c.say("I'd rather not say")
+    assert c.say("It's Rebecca Stone.") == "Thanks. And what's the best email address to reach you?"
+    assert c.d.details.name == "Rebecca Stone"
+
+
 def test_escalation_with_agent_extension_files_case_before_transfer():
     c = Call(agent_extension="100")
     c.say("I want to talk to a real person please")
