@@ -80,8 +80,14 @@ _PHRASES = [
 ]
 # Hints about one letter of the word just said ("schools with an s at the end").
 _HINTS = [
-    # "with and s at the end": speech-to-text often writes "an" as "and"
-    ("end", re.compile(r"\b(?:with )?(?:an?|and|one) ([a-z])(?:'s)? (?:at|on) the end\b")),
+    # "with and s at the end", "within s at the end": speech-to-text often writes "an" as "and",
+    # or runs "with an" together; any single letter said to go at the end is this hint
+    (
+        "end",
+        re.compile(
+            r"\b(?:(?:with(?:in)? )?(?:an?|and|one) |with(?:in)? |plus )?([a-z])(?:'s)? (?:at|on) the end\b"
+        ),
+    ),
     (
         "double",
         re.compile(

@@ -299,6 +299,16 @@ CORRECTIONS = [
         "no sorry it's lincoln valley schools with and s at the end all one word dot org",
         "hpark@lincolnvalleyschools.org",
     ),
+    (  # "with an" run together ("within"), or the article left out
+        "hpark@lincolnvalleyschool.org",
+        "no sorry it's lincoln valley schools within s at the end all one word dot org",
+        "hpark@lincolnvalleyschools.org",
+    ),
+    (
+        "hpark@lincolnvalleyschool.org",
+        "lincoln valley schools with s at the end dot org",
+        "hpark@lincolnvalleyschools.org",
+    ),
     ("john.smyth@gmail.com", "no, it's s m i t h", "john.smith@gmail.com"),
     ("siobhan.murphy@keslergmbh.de", "No, kessler is k e double s l e r.", "siobhan.murphy@kesslergmbh.de"),
     ("john.smyth@gmail.com", "no it's jane at acme dot com", "jane@acme.com"),
