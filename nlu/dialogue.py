@@ -67,6 +67,7 @@ MAX_NAME_ASKS = 4
 MAX_EMAIL_ASKS = 3
 MAX_EMAIL_CONFIRM_FAILS = 2
 MAX_TEXT_CHARS = 2000  # longer caller text is cut: STT of a 30 s turn is ~500 characters
+FRAGMENT_PATIENCE_S = 2.0  # how long an unfinished turn ("So, um") waits for the rest
 
 
 class HitLike(Protocol):
@@ -201,6 +202,7 @@ class Dialogue:
         self._escalation_kind = ""  # reason code of the first escalation ("no-answer", "person", ...)
         self._ruled_out: set[int] = set()  # clarify options the caller said neither of
         self._leaving_asked = False  # asked once more for a detail after the caller said goodbye
+        self._fragment = ""  # an unfinished turn ("So, um") waiting for the rest of what is said
 
     # ------------------------------------------------------------------ public
     @property
@@ -223,8 +225,19 @@ class Dialogue:
                 self._record(event.at, "caller", text)
             if intents.wants_slower(text):
                 self.slow_speech = True
+            if self._fragment:  # the rest of an unfinished turn: one thing said in two goes
+                text = f"{self._fragment} {text}".strip()
+                self._fragment = ""
+            elif _unfinished(text):
+                self._fragment = text
+                self.patience_s = FRAGMENT_PATIENCE_S
+                return []
             return self._on_said(event.at, text, event.confidence)
         if isinstance(event, SilenceTimeout):
+            if self._fragment:  # nothing more came: take it as it was said
+                text, self._fragment = self._fragment, ""
+                self.patience_s = 8.0
+                return self._on_said(event.at, text, 1.0)
             return self._on_silence(event.at)
         if isinstance(event, DtmfDigit):
             self._record(event.at, "caller", f"[pressed {event.digit}]")
@@ -1314,6 +1327,27 @@ def _narrates(topic: _TopicState, text: str) -> bool:
         return False
     said = {stem(w) for w in topic.said_words.split()}
     return len(content & said) >= 0.6 * len(content)
+
+
+# A turn that stops on one of these words is unfinished: the caller paused mid-sentence ("so um",
+# "it worked but"), or only began ("Well,", "Actually,", "Hmm"). "So" ends a thought after a
+# verb of opinion ("I think so", "I don't think so").
+_CONTINUES = frozenset({"and", "but", "because", "cause", "or", "so", "um", "umm", "uh", "erm", "er"})
+_OPENERS = frozenset(
+    {"well", "actually", "hmm", "hm", "so", "and", "but", "um", "uh", "oh", "okay", "ok", "yeah"}
+)
+_SO_ENDS = re.compile(
+    r"\b(?:think|thought|hope|guess|say|said|suppose|believe|afraid|do|did|is that|why|even) so\W*$", re.I
+)
+
+
+def _unfinished(text: str) -> bool:
+    ws = intents.words(text)
+    if not ws:
+        return False
+    if ws[-1] in _CONTINUES:
+        return not (ws[-1] == "so" and _SO_ENDS.search(text))
+    return ws[-1] in ("well", "actually", "hmm", "hm") and all(w in _OPENERS for w in ws)
 
 
 _DETAIL_STATES = ("name", "email", "confirm_email", "phone", "confirm_phone", "confirm_known")

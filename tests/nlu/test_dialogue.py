@@ -295,6 +295,36 @@ def test_a_name_given_late_at_the_address_question_is_thanked_for():
     assert c.d.details.name == "Rebecca Stone"
 
 
+def test_an_unfinished_turn_waits_for_the_rest_and_is_read_with_it():
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say("okay so") == ""  # not "Great!": the caller stopped mid-sentence
+    assert c.d.patience_s == 2.0
+    reply = c.say("the email never came, it's still not working")
+    assert reply.startswith("I'm sorry")  # read as "okay so the email never came ..."
+    assert c.d.patience_s == 8.0
+    c.hang_up()
+    said = [t.text for t in c.cases[0].transcript if t.speaker == "caller"]
+    assert said[1:3] == ["okay so", "the email never came, it's still not working"]
+
+
+def test_an_unfinished_turn_with_nothing_after_it_is_taken_as_said():
+    c = Call()
+    assert c.say("Hi so um") == ""
+    c.t += 2.0
+    reply = " ".join(a.text for a in c.event(SilenceTimeout(at=c.t)) if isinstance(a, Say))
+    assert reply == "Hi there! How can I help you today?"  # not "Are you still there?"
+    assert c.d._silences == 0
+    assert "Forgot password" in c.say("I forgot my password")
+
+
+@pytest.mark.parametrize("text", ["I don't think so.", "yes I think so", "then", "Okay.", "Oh."])
+def test_a_complete_short_turn_is_answered_at_once(text):
+    c = Call()
+    c.say("I forgot my password")
+    assert c.say(text) != ""
+
+
 def test_escalation_with_agent_extension_files_case_before_transfer():
     c = Call(agent_extension="100")
     c.say("I want to talk to a real person please")
