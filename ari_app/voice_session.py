@@ -424,6 +424,10 @@ class VoiceSession:
             log_event(log, "dialogue failed", logging.ERROR, call_id=self.call_id, error=repr(exc))
             actions = self.dialogue.on(EngineError(at=self.now(), what="dialogue", detail=repr(exc)))
         decide_ms = (time.monotonic() - (t_decide or t0)) * 1000
+        if isinstance(event, CallerSaid) and not actions:
+            # the dialogue waits for the rest of an unfinished turn ("okay so"): what it says
+            # later (to the rest, or after the silence) is not a reply to this turn's last frame
+            self._pending_timing = None
         if self._pending_timing is not None and "decide_ms" not in self._pending_timing:
             self._pending_timing["decide_ms"] = decide_ms
             self._pending_timing["decided_at"] = time.monotonic()

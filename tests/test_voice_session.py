@@ -226,3 +226,75 @@ async def test_an_unheard_fragment_is_not_carried_past_a_long_pause(world) -> No
     assert len(heard) == 1
     assert not heard[0].lower().startswith("no"), heard
     assert "export" in heard[0].lower()
+
+
+class _FirstTurnSays:
+    """The real engine, except that the first turn decodes to `text` whatever was said."""
+
+    name = "first-turn"
+
+    def __init__(self, real, text: str) -> None:  # type: ignore[no-untyped-def]
+        self.real = real
+        self.text = text
+        self.turns = 0
+
+    def transcribe(self, pcm: bytes) -> Transcript:
+        self.turns += 1
+        if self.turns == 1:
+            return Transcript(text=self.text, confidence=0.9, duration_s=len(pcm) / 32000, decode_ms=0.0)
+        return self.real.transcribe(pcm)  # type: ignore[no-any-return]
+
+    def stream(self) -> _WholeTurnStream:
+        return _WholeTurnStream(self)  # type: ignore[arg-type]
+
+
+async def _caller_says(
+    services, kb, pcm: bytes, call_id: str, silence_timeout_s: float = 8.0
+) -> VoiceSession:  # type: ignore[no-untyped-def]
+    """The session after the caller said `pcm` and the agent answered; closed."""
+    session = VoiceSession(services, kb, options(call_id, silence_timeout_s=silence_timeout_s))
+    host, port = await session.start()
+    peer = ScriptedCaller(codec_for(session.options.codec), (host, port))
+    await peer.start()
+    await asyncio.sleep(0.1)
+    try:
+        session.begin("+15555550106")
+        await peer.wait_agent(0.0, 20.0, 0.4)
+        end = await peer.say(pcm, 0)
+        assert await peer.wait_agent(end, 20.0, 0.4)
+        return session
+    finally:
+        await session.close()
+        await peer.close()
+
+
+async def test_an_unfinished_turn_is_answered_with_the_rest(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    wrapped = SpeechServices(
+        _FirstTurnSays(services.stt, "Okay so"), services.tts, services.cache, services.pool
+    )
+    pcm = (
+        voice.speak("Okay so.").pcm
+        + bytes(16000 * 2)
+        + voice.speak("How do I download a PDF of my invoice?").pcm
+    )
+    session = await _caller_says(wrapped, kb, pcm, "t-fragment")
+    spoken = kb.spoken(1007)
+    assert spoken is not None
+    heard = [r for r in session.records if r.caller_text]
+    assert [r.caller_text for r in heard][0] == "Okay so" and len(heard) == 2
+    assert heard[0].agent_text == ""  # nothing was said to "Okay so" alone
+    assert spoken.short in heard[1].agent_text
+    assert heard[1].timing.latency_ms is not None  # the answer is timed from the rest's last frame
+
+
+async def test_an_unfinished_turn_answered_after_the_silence_is_not_timed_as_a_reply(world) -> None:  # type: ignore[no-untyped-def]
+    _, kb, services, voice = world
+    wrapped = SpeechServices(_FirstTurnSays(services.stt, "Hmm"), services.tts, services.cache, services.pool)
+    session = await _caller_says(
+        wrapped, kb, voice.speak("Hmm.").pcm, "t-fragment-alone", silence_timeout_s=2.0
+    )
+    (rec,) = [r for r in session.records if r.caller_text]
+    assert rec.caller_text == "Hmm"
+    assert rec.agent_text  # answered once the 0.5 s wait for the rest ran out
+    assert rec.timing.latency_ms is None
