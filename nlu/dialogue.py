@@ -733,8 +733,10 @@ class Dialogue:
         if esc is not None and not self.escalated:
             self._new_topic(text)
             return self._escalate(at, esc.reason, _escalation_words(esc.reason))
-        if intents.nothing_else(text) or (
-            intents.sounds_solved(text) and not intents.looks_like_question(text)
+        if (
+            intents.nothing_else(text)
+            or intents.leaving(text)
+            or (intents.sounds_solved(text) and not intents.looks_like_question(text))
         ):
             return self._wrap_up(at)
         talk = intents.smalltalk(text)
@@ -769,6 +771,9 @@ class Dialogue:
                         self._say_text(at, followup, article_id=last.article_id),
                         self._say(at, "anything_else"),
                     ]
+        if intents.announces_plan(text) and self.kb.decide(text).decision != "answer":
+            # "okay, I'll try that tomorrow": the caller's next step, not a new question
+            return [self._say(at, "sounds_good"), self._say(at, "anything_else")]
         return self._answer_new_question(at, text)
 
     def _smalltalk(self, at: float, talk: intents.SmallTalk, opening: bool) -> list[DialogueAction]:

@@ -931,6 +931,24 @@ def without_leaving(text: str) -> str:
     return n.strip()
 
 
+# the caller says what they will do next: "okay I'll try that tomorrow", "we'll get IT to do it"
+_PLAN = re.compile(
+    r"^(?:(?:ok|okay|alright|all right|right|great|perfect|sure|cool|got it|thanks|thank you|so|well|yeah|yes) )*"
+    r"(?:i|we)(?:'ll| will| am going to|'m going to|'re going to| are going to|'m gonna| gonna) (?!be )"
+)
+_ASKS = re.compile(
+    r"\b(?:need|needs|want|wants|how|why|what|help|problem|issue|question|not|never|but|still|"
+    r"can't|won't|doesn't|don't|isn't|didn't|wasn't|wrong|broken|errors?|fail\w*|missing|stuck|locked|charged)\b"
+)
+
+
+def announces_plan(text: str) -> bool:
+    """The caller only says what they will do next ("alright, I'll get our IT person to put them
+    in"): no request, no problem, not a question."""
+    n = " ".join(words(text))
+    return bool(_PLAN.match(n)) and not _ASKS.search(n) and not _looks_like_question(text)
+
+
 def topic_change_marker(text: str) -> bool:
     return _has(norm(text), _TOPIC_CHANGE)
 

@@ -35,6 +35,7 @@ PROMPTS: dict[str, str] = {
     "read_back_intro": "Let me read that back.",
     "details_done": "Thank you. I've passed this on, and our team will follow up shortly.",
     "before_you_go": "Just one thing before you go, so that our team can follow up with you.",
+    "sounds_good": "Sounds good.",
     "sure_noted": "Sure, I'll make sure of that.",
     "back_to_case": "Now, back to the case for our team.",
     "thanks_short": "Thanks.",

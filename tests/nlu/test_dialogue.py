@@ -325,6 +325,23 @@ def test_a_complete_short_turn_is_answered_at_once(text):
     assert c.say(text) != ""
 
 
+def test_the_callers_next_step_at_anything_else_is_no_new_question():
+    c = Call()
+    c.say("I forgot my password")
+    c.say("yes that worked")
+    reply = c.say("alright, I'll get our IT person to put them in")
+    assert reply == "Sounds good. Is there anything else I can help you with?"
+    assert not c.d.escalated and [t.outcome for t in c.d.topics] == ["resolved"]
+    assert "I'm sorry" in c.say("I'll need to set up a new integration with hubspot")  # a request
+
+
+def test_i_will_call_back_at_anything_else_wraps_up():
+    c = Call()
+    c.say("I forgot my password")
+    c.say("yes that worked")
+    assert "email address for the record" in c.say("I will call you back if it happens again")
+
+
 def test_escalation_with_agent_extension_files_case_before_transfer():
     c = Call(agent_extension="100")
     c.say("I want to talk to a real person please")

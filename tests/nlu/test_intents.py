@@ -319,3 +319,20 @@ def test_a_caller_leaving(text: str, rest: str) -> None:
 )
 def test_not_leaving(text: str) -> None:
     assert not intents.leaving(text)
+
+
+@pytest.mark.parametrize(
+    "text, plan",
+    [
+        ("Alright, I'll get our IT person to put them in.", True),
+        ("okay I'll try that tomorrow", True),
+        ("we're going to set that up this afternoon", True),
+        ("I'll need to change my billing address", False),
+        ("we're going to switch to annual billing, how do I do that", False),
+        ("I'll do it but it still fails", False),
+        ("I'll be honest, the invoices are wrong", False),
+        ("will I get an email?", False),
+    ],
+)
+def test_a_caller_announcing_their_next_step(text: str, plan: bool) -> None:
+    assert intents.announces_plan(text) is plan
