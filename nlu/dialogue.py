@@ -27,6 +27,13 @@ prompt in English before anything is passed on; "am I talking to a robot?" is an
 A call that ends while the caller is following an answer (they reported progress, gave no
 verdict, said nothing against it) files that topic as resolved, tagged `unconfirmed`, so the
 team can check; hanging up straight after the answer is abandoned.
+
+Turns on a phone line are not always whole sentences: speech-to-text ends a turn at a pause, so
+a turn that stops on "and", "but", "so", "um" (or is only "Well,") waits up to
+`FRAGMENT_PATIENCE_S` for the rest and is read with it. A caller who says goodbye while a
+detail is being taken is asked once more (for a case being passed on) and then let go, with the
+case filed; one who only says what they will do next ("I'll try that tomorrow") is not asking a
+new question.
 """
 
 from __future__ import annotations
