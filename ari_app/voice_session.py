@@ -48,7 +48,7 @@ from media.tts import TtsEngine
 from media.turns import BargeInDetected, SpeechStarted, TurnDetector, TurnEnded, TurnSettings
 from media.vad import make_vad
 from nlu.case import CaseDraft
-from nlu.dialogue import Dialogue, DialogueConfig, KnowledgeBase
+from nlu.dialogue import PATIENCE_S, Dialogue, DialogueConfig, KnowledgeBase
 from nlu.events import (
     AgentFinishedSpeaking,
     BargeIn,
@@ -601,7 +601,7 @@ class VoiceSession:
 
     def _patience_s(self) -> float:
         """The dialogue's patience (8 s, 30 s after "hold on") scaled to the configured timeout."""
-        return self.dialogue.patience_s * self.options.silence_timeout_s / 8.0
+        return self.dialogue.patience_s * self.options.silence_timeout_s / PATIENCE_S
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -74,6 +74,8 @@ MAX_NAME_ASKS = 4
 MAX_EMAIL_ASKS = 3
 MAX_EMAIL_CONFIRM_FAILS = 2
 MAX_TEXT_CHARS = 2000  # longer caller text is cut: STT of a 30 s turn is ~500 characters
+PATIENCE_S = 8.0  # silence before a re-prompt; the voice layer scales it to its configured timeout
+HOLD_PATIENCE_S = 30.0  # after "hold on", "let me check"
 FRAGMENT_PATIENCE_S = 2.0  # how long an unfinished turn ("So, um") waits for the rest
 
 
@@ -192,7 +194,7 @@ class Dialogue:
         self.ended = False
         self.started_at = 0.0
         self.last_at = 0.0
-        self.patience_s = 8.0  # the voice layer's silence timeout; longer after "hold on"
+        self.patience_s = PATIENCE_S  # the voice layer's silence timeout; longer after "hold on"
         self.slow_speech = False  # after "slow down", every reply asks the voice layer for slower speech
         self._held_question = ""  # a question started just before "hold on one second"
         self._silences = 0
@@ -225,7 +227,7 @@ class Dialogue:
             return self._on_start(event)
         if isinstance(event, CallerSaid):
             self._silences = 0
-            self.patience_s = 8.0
+            self.patience_s = PATIENCE_S
             text = (event.text or "").strip()[:MAX_TEXT_CHARS]
             text = re.sub(r"\[(?:inaudible|noise|silence|crosstalk)\]", " ", text, flags=re.I).strip()
             if text:
@@ -243,7 +245,7 @@ class Dialogue:
         if isinstance(event, SilenceTimeout):
             if self._fragment:  # nothing more came: take it as it was said
                 text, self._fragment = self._fragment, ""
-                self.patience_s = 8.0
+                self.patience_s = PATIENCE_S
                 return self._on_said(event.at, text, 1.0)
             return self._on_silence(event.at)
         if isinstance(event, DtmfDigit):
@@ -389,7 +391,7 @@ class Dialogue:
         if intents.holds_at_end(text) and intents.substance(text) >= 2:
             # "I was gonna ask about X, but hold on one second": wait, and keep X for when they are back
             self._held_question = text
-            self.patience_s = 30.0
+            self.patience_s = HOLD_PATIENCE_S
             return [self._say(at, "hold_ok")]
         if self._held_question:
             held, self._held_question = self._held_question, ""
@@ -643,7 +645,7 @@ class Dialogue:
                     self._say(at, "did_that_solve"),
                 ]
         if intents.wants_hold(text) and not question:
-            self.patience_s = 30.0
+            self.patience_s = HOLD_PATIENCE_S
             return [self._say(at, "hold_ok")]
         yn = intents.yes_no(text)
         short = len(intents.words(text)) <= 4
@@ -785,7 +787,7 @@ class Dialogue:
 
     def _smalltalk(self, at: float, talk: intents.SmallTalk, opening: bool) -> list[DialogueAction]:
         if talk.kind == "hold":
-            self.patience_s = 30.0
+            self.patience_s = HOLD_PATIENCE_S
             return [self._say(at, "hold_ok")]
         if talk.kind == "hearing_check":
             return [self._say(at, "hearing_yes" if opening else "hearing_yes_midcall")]
